@@ -1,0 +1,38 @@
+// The messages between the main thread and a dataset's workers.
+
+import type { SerializedError } from "./_errors.ts";
+
+/** Main thread → worker. */
+export type ToWorker =
+  | {
+    type: "state";
+    epoch: number;
+    /** The options the dataset was constructed with. */
+    settings: Record<string, unknown>;
+    /** The dataset's own enumerable fields. */
+    state: Record<string, unknown>;
+  }
+  | { type: "get"; id: number; index: number };
+
+/** Worker → main thread. */
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "fatal"; error: SerializedError }
+  | { type: "batch"; id: number; batch: unknown }
+  | { type: "error"; id: number; error: SerializedError }
+  | { type: "exit"; error: SerializedError }
+  | { type: "fault"; error: SerializedError };
+
+/** The first field of `state` that structured cloning rejects, if any. */
+export function cloneFailure(
+  state: Record<string, unknown>,
+): { key: string; message: string } | undefined {
+  for (const [key, value] of Object.entries(state)) {
+    try {
+      structuredClone(value);
+    } catch (error) {
+      return { key, message: error instanceof Error ? error.message : String(error) };
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,234 @@
+// Validation of PyDatasetOptions, EpochOptions and a dataset's length.
+// Messages state the current value, as the house style asks.
+
+import type { EpochOptions, PyDatasetOptions, WorkerPermissions } from "./options.ts";
+
+/** {@linkcode PyDatasetOptions} with defaults applied and values checked. */
+export interface ResolvedOptions {
+  workers: number;
+  useMultiprocessing: boolean;
+  maxQueueSize: number;
+  permissions: WorkerPermissions;
+  module: string | undefined;
+  timeout: number | undefined;
+}
+
+/**
+ * Applies defaults to `options` and checks every value.
+ *
+ * @throws {TypeError} A value of the wrong type, or `useMultiprocessing`
+ * without `module`.
+ * @throws {RangeError} A value out of range.
+ */
+export function resolveOptions(
+  options: PyDatasetOptions,
+  name: string,
+): ResolvedOptions {
+  const prefix = `Cannot create ${name} as`;
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `${prefix} options must be an object: current value is ${show(options)}`,
+    );
+  }
+  const {
+    workers = 1,
+    useMultiprocessing = false,
+    maxQueueSize = 10,
+    permissions = "none",
+    module,
+    timeout,
+  } = options;
+  checkPositiveInteger(workers, `${prefix} workers`);
+  if (typeof useMultiprocessing !== "boolean") {
+    throw new TypeError(
+      `${prefix} useMultiprocessing must be a boolean: current value is ${
+        show(useMultiprocessing)
+      }`,
+    );
+  }
+  checkPositiveInteger(maxQueueSize, `${prefix} maxQueueSize`);
+  checkPermissions(permissions, prefix);
+  const url = module === undefined ? undefined : checkModule(module, prefix);
+  if (useMultiprocessing && url === undefined) {
+    throw new TypeError(
+      `${prefix} useMultiprocessing needs module, the URL of the module that exports ${name}: current value is undefined (pass module: import.meta.url)`,
+    );
+  }
+  if (
+    timeout !== undefined &&
+    (typeof timeout !== "number" || Number.isNaN(timeout))
+  ) {
+    throw new TypeError(
+      `${prefix} timeout must be a number of milliseconds: current value is ${show(timeout)}`,
+    );
+  }
+  if (timeout !== undefined && !(timeout > 0 && timeout < Infinity)) {
+    throw new RangeError(
+      `${prefix} timeout must be a positive finite number of milliseconds: current value is ${timeout}`,
+    );
+  }
+  return {
+    workers,
+    useMultiprocessing,
+    maxQueueSize,
+    permissions,
+    module: url,
+    timeout,
+  };
+}
+
+/**
+ * Checks one epoch's options.
+ *
+ * @throws {TypeError} A value of the wrong type.
+ * @throws {RangeError} A seed that is not a safe integer.
+ */
+export function resolveEpochOptions(
+  options: EpochOptions,
+  name: string,
+): EpochOptions {
+  const prefix = `Cannot open an epoch of ${name} as`;
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `${prefix} options must be an object: current value is ${show(options)}`,
+    );
+  }
+  const { shuffle = false, seed, signal } = options;
+  if (typeof shuffle !== "boolean") {
+    throw new TypeError(
+      `${prefix} shuffle must be a boolean: current value is ${show(shuffle)}`,
+    );
+  }
+  if (seed !== undefined) {
+    if (typeof seed !== "number") {
+      throw new TypeError(
+        `${prefix} seed must be an integer: current value is ${show(seed)}`,
+      );
+    }
+    if (!Number.isSafeInteger(seed)) {
+      throw new RangeError(
+        `${prefix} seed must be a safe integer: current value is ${seed}`,
+      );
+    }
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(
+      `${prefix} signal must be an AbortSignal: current value is ${show(signal)}`,
+    );
+  }
+  return { shuffle, seed, signal };
+}
+
+/**
+ * Checks a dataset's `length`: a non-negative integer, or `Infinity` for an
+ * infinite dataset.
+ *
+ * @throws {TypeError} A length that is not a number.
+ * @throws {RangeError} A negative, fractional or NaN length.
+ */
+export function checkLength(length: unknown, name: string): number {
+  const prefix = `Cannot use ${name} as its length`;
+  if (typeof length !== "number") {
+    throw new TypeError(
+      `${prefix} must be a number of batches: current value is ${show(length)}`,
+    );
+  }
+  if (length !== Infinity && !(Number.isSafeInteger(length) && length >= 0)) {
+    throw new RangeError(
+      `${prefix} must be a non-negative integer or Infinity: current value is ${length}`,
+    );
+  }
+  return length;
+}
+
+function checkPositiveInteger(value: unknown, what: string): void {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `${what} must be a positive integer: current value is ${show(value)}`,
+    );
+  }
+  if (!(Number.isSafeInteger(value) && value >= 1)) {
+    throw new RangeError(
+      `${what} must be a positive integer: current value is ${value}`,
+    );
+  }
+}
+
+const PERMISSION_NAMES = new Set([
+  "env",
+  "ffi",
+  "import",
+  "net",
+  "read",
+  "run",
+  "sys",
+  "write",
+]);
+
+function checkPermissions(permissions: unknown, prefix: string): void {
+  if (permissions === "none" || permissions === "inherit") return;
+  if (
+    typeof permissions !== "object" || permissions === null ||
+    Array.isArray(permissions)
+  ) {
+    throw new TypeError(
+      `${prefix} permissions must be "none", "inherit" or an object such as { read: ["./data"] }: current value is ${
+        show(permissions)
+      }`,
+    );
+  }
+  for (const [key, value] of Object.entries(permissions)) {
+    if (!PERMISSION_NAMES.has(key)) {
+      throw new TypeError(
+        `${prefix} permissions has an unknown permission "${key}": expected one of ${
+          [...PERMISSION_NAMES].join(", ")
+        }`,
+      );
+    }
+    const valid = value === undefined || value === "inherit" ||
+      typeof value === "boolean" ||
+      (Array.isArray(value) &&
+        value.every((entry) => typeof entry === "string" || entry instanceof URL));
+    if (!valid) {
+      throw new TypeError(
+        `${prefix} permissions.${key} must be a boolean, "inherit" or an array of strings: current value is ${
+          show(value)
+        }`,
+      );
+    }
+  }
+}
+
+function checkModule(module: unknown, prefix: string): string {
+  if (typeof module !== "string" && !(module instanceof URL)) {
+    throw new TypeError(
+      `${prefix} module must be a URL such as import.meta.url: current value is ${show(module)}`,
+    );
+  }
+  try {
+    return new URL(module).href;
+  } catch {
+    throw new TypeError(
+      `${prefix} module must be an absolute URL such as import.meta.url: current value is ${
+        show(module)
+      }`,
+    );
+  }
+}
+
+/** Renders a value for an error message. */
+export function show(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "function") return `function ${value.name}`;
+  if (Array.isArray(value)) return `[${value.map(show).join(", ")}]`;
+  if (value instanceof URL) return value.href;
+  if (typeof value === "object" && value !== null) {
+    try {
+      return JSON.stringify(value) ?? String(value);
+    } catch {
+      return Object.prototype.toString.call(value);
+    }
+  }
+  return String(value);
+}

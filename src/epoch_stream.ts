@@ -1,0 +1,216 @@
+// One epoch as a ReadableStream of batches.
+//
+// The stream knows nothing about workers: it asks `fetch` for batch index i
+// and gets a promise. It keeps at most `workers` fetches running and at most
+// `maxQueueSize + workers` batches fetched ahead of the reader, puts batches
+// back into epoch order, and runs the epoch hooks once each.
+
+import type { EpochOrder } from "./order.ts";
+
+/** What an epoch stream needs from its dataset. */
+export interface EpochPlan<B> {
+  /** Fetches running at once. */
+  workers: number;
+  /** The stream's highWaterMark. */
+  maxQueueSize: number;
+  /** Aborting it stops the epoch and errors the stream with its reason. */
+  signal: AbortSignal;
+  /** Runs `onEpochBegin`. */
+  begin(): Promise<void>;
+  /** Decides the epoch's order and readies the fetcher; after `begin`. */
+  prepare(): Promise<EpochOrder>;
+  /** Fetches one batch; rejects with the error to report for it. */
+  fetch(index: number): Promise<B>;
+  /** Runs `onEpochEnd`. */
+  end(): Promise<void>;
+  /** Called once, right before the stream closes, errors or is cancelled. */
+  release(): void;
+}
+
+/**
+ * A stream that delivers one epoch of batches in order, with a
+ * `CountQueuingStrategy` of `highWaterMark = maxQueueSize`.
+ */
+export function createEpochStream<B>(plan: EpochPlan<B>): ReadableStream<B> {
+  return new ReadableStream<B>(
+    new EpochSource(plan),
+    new CountQueuingStrategy({ highWaterMark: plan.maxQueueSize }),
+  );
+}
+
+type Outcome<B> = { ok: true; value: B } | { ok: false; error: unknown };
+
+class EpochSource<B> implements UnderlyingDefaultSource<B> {
+  #plan: EpochPlan<B>;
+  #controller!: ReadableStreamDefaultController<B>;
+  #order: EpochOrder | undefined;
+  /** Next position to fetch. */
+  #next = 0;
+  /** Positions enqueued so far. */
+  #delivered = 0;
+  #running = 0;
+  /** Fetched batches waiting for earlier ones. */
+  #waiting = new Map<number, B>();
+  /** The earliest failed position and its error. */
+  #failure: { position: number; error: unknown } | undefined;
+  /** Why the epoch was stopped early: the reader cancelled, or the signal. */
+  #stop: { cancelled: boolean; reason: unknown } | undefined;
+  #started!: Promise<void>;
+  #finishing: Promise<void> | undefined;
+  #settled = Promise.withResolvers<void>();
+
+  constructor(plan: EpochPlan<B>) {
+    this.#plan = plan;
+    this.#settled.promise.catch(() => {}); // observed only by cancel()
+  }
+
+  start(controller: ReadableStreamDefaultController<B>): Promise<void> {
+    this.#controller = controller;
+    this.#started = this.#start();
+    return this.#started;
+  }
+
+  pull(): void {
+    if (this.#stop) return;
+    this.#flush();
+    this.#pump();
+    this.#check();
+  }
+
+  async cancel(reason: unknown): Promise<void> {
+    this.#stop ??= { cancelled: true, reason };
+    await this.#started.catch(() => {});
+    this.#check();
+    return this.#settled.promise;
+  }
+
+  async #start(): Promise<void> {
+    const { signal } = this.#plan;
+    try {
+      await this.#plan.begin();
+    } catch (error) {
+      this.#plan.release();
+      this.#settled.resolve();
+      throw error;
+    }
+    try {
+      signal.throwIfAborted();
+      this.#order = await this.#plan.prepare();
+    } catch (error) {
+      await this.#plan.end().catch(() => {});
+      this.#plan.release();
+      this.#settled.resolve();
+      throw error;
+    }
+    signal.addEventListener("abort", this.#onAbort, { once: true });
+    if (signal.aborted) this.#onAbort();
+    this.#pump();
+    this.#check();
+  }
+
+  #onAbort = (): void => {
+    this.#stop ??= { cancelled: false, reason: this.#plan.signal.reason };
+    this.#check();
+  };
+
+  /** Starts fetches while the bounds allow. */
+  #pump(): void {
+    const order = this.#order;
+    if (!order || this.#stop || this.#finishing) return;
+    const { workers, maxQueueSize } = this.#plan;
+    const end = Math.min(order.length, this.#failure?.position ?? Infinity);
+    while (this.#running < workers && this.#next < end) {
+      // Fetched or fetching but not yet enqueued, plus enqueued but unread.
+      const queued = maxQueueSize - (this.#controller.desiredSize ?? 0);
+      if (this.#next - this.#delivered + queued >= maxQueueSize + workers) break;
+      const position = this.#next++;
+      this.#running++;
+      this.#plan.fetch(order.at(position)).then(
+        (value) => this.#settle(position, { ok: true, value }),
+        (error) => this.#settle(position, { ok: false, error }),
+      );
+    }
+  }
+
+  #settle(position: number, outcome: Outcome<B>): void {
+    this.#running--;
+    if (!this.#stop) {
+      if (outcome.ok) {
+        if (position < (this.#failure?.position ?? Infinity)) {
+          this.#waiting.set(position, outcome.value);
+        }
+      } else if (position < (this.#failure?.position ?? Infinity)) {
+        this.#failure = { position, error: outcome.error };
+        for (const later of this.#waiting.keys()) {
+          if (later > position) this.#waiting.delete(later);
+        }
+      }
+      this.#flush();
+      this.#pump();
+    }
+    this.#check();
+  }
+
+  /**
+   * Enqueues the batches that are next in order while the queue has room:
+   * the queue never holds more than `maxQueueSize`, and a batch fetched
+   * beyond that waits here, counted against the fetch-ahead bound.
+   */
+  #flush(): void {
+    const limit = this.#failure?.position ?? Infinity;
+    while (
+      this.#delivered < limit && this.#waiting.has(this.#delivered) &&
+      (this.#controller.desiredSize ?? 0) > 0
+    ) {
+      const value = this.#waiting.get(this.#delivered)!;
+      this.#waiting.delete(this.#delivered);
+      this.#delivered++;
+      this.#controller.enqueue(value);
+    }
+  }
+
+  /** Finishes the epoch once nothing is running and nothing is left to do. */
+  #check(): void {
+    if (!this.#order || this.#finishing || this.#running > 0) return;
+    if (!this.#stop) {
+      const target = this.#failure?.position ?? this.#order.length;
+      if (this.#delivered < target) return;
+      // Wait until the reader has taken every batch: closing or erroring
+      // the stream earlier would drop them.
+      if (this.#controller.desiredSize !== this.#plan.maxQueueSize) return;
+    }
+    this.#finishing = this.#finish();
+  }
+
+  async #finish(): Promise<void> {
+    this.#plan.signal.removeEventListener("abort", this.#onAbort);
+    this.#waiting.clear();
+    let hookFailed = false;
+    let hookError: unknown;
+    try {
+      await this.#plan.end();
+    } catch (error) {
+      hookFailed = true;
+      hookError = error;
+    }
+    this.#plan.release();
+    const stop = this.#stop;
+    if (stop?.cancelled) {
+      if (hookFailed) this.#settled.reject(hookError);
+      else this.#settled.resolve();
+      return;
+    }
+    const failed = stop !== undefined || this.#failure !== undefined;
+    const error = stop ? stop.reason : this.#failure?.error;
+    if (failed && hookFailed) {
+      this.#controller.error(
+        new SuppressedError(hookError, error, "onEpochEnd threw while the epoch was failing"),
+      );
+    } else if (failed || hookFailed) {
+      this.#controller.error(failed ? error : hookError);
+    } else {
+      this.#controller.close();
+    }
+    this.#settled.resolve();
+  }
+}

@@ -1,0 +1,418 @@
+/**
+ * The {@linkcode PyDataset} base class: Keras's `PyDataset` for Deno.
+ *
+ * @module
+ */
+
+import { checkBatch, describe, missingPermission, permissionAdvice } from "./_errors.ts";
+import { inWorkerContext } from "./_worker_context.ts";
+import { BatchError } from "./batch_error.ts";
+import { createEpochStream } from "./epoch_stream.ts";
+import {
+  checkLength,
+  type ResolvedOptions,
+  resolveEpochOptions,
+  resolveOptions,
+} from "./_validate.ts";
+import type { EpochOptions, PyDatasetOptions } from "./options.ts";
+import { epochOrder, mixSeed } from "./order.ts";
+import { WorkerPool } from "./worker_pool.ts";
+
+/**
+ * Optional epoch hooks of a {@linkcode PyDataset}. They are looked up by name
+ * when an epoch runs, so a subclass defines them as plain methods, without
+ * `override`; add `implements PyDatasetHooks` to have their signatures
+ * checked.
+ *
+ * @example Check hook signatures
+ * ```ts
+ * import { PyDataset, type PyDatasetHooks } from "@pydataset/pydataset";
+ * import assert from "node:assert/strict";
+ *
+ * class Counted extends PyDataset<number> implements PyDatasetHooks {
+ *   epochs = 0;
+ *   get length(): number {
+ *     return 2;
+ *   }
+ *   getItem(index: number): number {
+ *     return index;
+ *   }
+ *   onEpochEnd(): void {
+ *     this.epochs++;
+ *   }
+ * }
+ *
+ * const dataset = new Counted();
+ * for await (const _ of dataset.epoch());
+ * assert.equal(dataset.epochs, 1);
+ * ```
+ */
+export interface PyDatasetHooks {
+  /**
+   * Runs on the main thread when an epoch opens, before its first
+   * `getItem`. Changes it makes to the dataset's fields reach the workers in
+   * this epoch.
+   */
+  onEpochBegin?(): void | Promise<void>;
+  /**
+   * Runs on the main thread exactly once per epoch, when no `getItem` is
+   * running: after the reader took the last batch (before the stream
+   * closes), or after a cancel, an abort or a failed batch. Changes it makes
+   * (e.g. shuffling `this.indices`) reach the workers next epoch.
+   */
+  onEpochEnd?(): void | Promise<void>;
+}
+
+interface ActiveEpoch {
+  controller: AbortController;
+  settled: Promise<void>;
+}
+
+/**
+ * Keras's `PyDataset` for Deno. Subclass it, implement `length` (the number
+ * of batches; `Infinity` for an infinite dataset) and `getItem(index)` (one
+ * whole batch, sync or async), and read each epoch as a `ReadableStream`
+ * with {@linkcode PyDataset.prototype.epoch}.
+ *
+ * Batches are fetched `workers` at a time: concurrently on the main thread
+ * (for I/O such as `fetch`), or, with `useMultiprocessing`, in module Web
+ * Workers that hold only the dataset's `permissions` (for CPU-bound work).
+ * They always come out in epoch order.
+ *
+ * In a worker the dataset is a copy: an instance of the same class, imported
+ * from `module`, holding a structured clone of the main thread's own
+ * enumerable fields, sent anew at each epoch start. Its constructor does not
+ * run there, and changes it makes stay there. Keep the top-level code of
+ * `module` free of side effects (put a script's work under
+ * `if (import.meta.main)`), since every worker imports it.
+ *
+ * @typeParam B The type of one batch.
+ *
+ * @example Read an epoch
+ * ```ts
+ * import { PyDataset } from "@pydataset/pydataset";
+ * import assert from "node:assert/strict";
+ *
+ * class Squares extends PyDataset<Float32Array> {
+ *   get length(): number {
+ *     return 3;
+ *   }
+ *   getItem(index: number): Float32Array {
+ *     return Float32Array.of(index * index);
+ *   }
+ * }
+ *
+ * const batches: number[] = [];
+ * for await (const batch of new Squares().epoch()) batches.push(batch[0]!);
+ * assert.deepEqual(batches, [0, 1, 4]);
+ * ```
+ *
+ * @example Fetch in workers with scoped permissions
+ * ```ts ignore
+ * import { PyDataset, type PyDatasetOptions } from "@pydataset/pydataset";
+ *
+ * export class Images extends PyDataset<Uint8Array> {
+ *   constructor(public files: string[], options?: PyDatasetOptions) {
+ *     super({ ...options, module: import.meta.url });
+ *   }
+ *   get length(): number {
+ *     return this.files.length;
+ *   }
+ *   getItem(index: number): Promise<Uint8Array> {
+ *     return Deno.readFile(this.files[index]!);
+ *   }
+ * }
+ *
+ * if (import.meta.main) {
+ *   await using images = new Images(["./data/a.png"], {
+ *     workers: 2,
+ *     useMultiprocessing: true,
+ *     permissions: { read: ["./data"] },
+ *   });
+ *   for await (const bytes of images.epoch()) console.log(bytes.length);
+ * }
+ * ```
+ */
+export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncDisposable {
+  #options: ResolvedOptions;
+  #epochs = 0;
+  #seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
+  #active: ActiveEpoch | undefined;
+  #pool: WorkerPool | undefined;
+
+  /**
+   * Constructs a new instance; only stores the options, as Keras does.
+   *
+   * @param options How batches are fetched.
+   * @throws {TypeError} An option of the wrong type, or
+   * `useMultiprocessing` without `module`.
+   * @throws {RangeError} An option out of range, such as `workers: 0`.
+   */
+  constructor(options: PyDatasetOptions = {}) {
+    this.#options = resolveOptions(options, new.target.name);
+  }
+
+  /**
+   * The number of batches (Keras's `__len__`): a non-negative integer, or
+   * `Infinity` for an infinite dataset.
+   */
+  abstract get length(): number;
+
+  /**
+   * Returns batch `index` (Keras's `__getitem__`), synchronously or as a
+   * promise. Any value but `undefined` or `null` is a batch; in worker mode
+   * it must survive structured cloning (typed arrays, arrays, plain objects,
+   * numbers, strings).
+   *
+   * @param index The batch index, from 0 to `length - 1`.
+   */
+  abstract getItem(index: number): B | Promise<B>;
+
+  /** How many batches are fetched at once. */
+  get workers(): number {
+    return this.#options.workers;
+  }
+
+  /** Whether batches are fetched in Web Workers. */
+  get useMultiprocessing(): boolean {
+    return this.#options.useMultiprocessing;
+  }
+
+  /** The `highWaterMark` of each epoch's stream. */
+  get maxQueueSize(): number {
+    return this.#options.maxQueueSize;
+  }
+
+  /** The number of batches, as `length` (`Infinity` when infinite). */
+  get numBatches(): number {
+    return this.length;
+  }
+
+  /**
+   * Opens the next epoch: a stream of every batch exactly once, in index
+   * order or, with `shuffle`, in a seeded permutation. `onEpochBegin` runs
+   * before the first `getItem`, `onEpochEnd` exactly once at the end (also
+   * after a cancel, an abort or a failure).
+   *
+   * Up to `workers` batches are fetched at once and at most `maxQueueSize +
+   * workers` ahead of the reader; a reader that stops reading stops the
+   * fetching. A failed batch errors the stream with a {@linkcode BatchError}
+   * once every earlier batch was read. Cancelling the stream (or breaking
+   * out of `for await`) stops the fetching and resolves once the epoch has
+   * ended.
+   *
+   * @param options Shuffle, seed and an abort signal.
+   * @returns The epoch's batches.
+   * @throws {Error} The previous epoch's stream is still open.
+   * @throws {TypeError} A bad option, or a `length` that is not a number.
+   * @throws {RangeError} A `length` that is negative or fractional.
+   *
+   * @example Shuffle reproducibly
+   * ```ts
+   * import { PyDataset } from "@pydataset/pydataset";
+   * import assert from "node:assert/strict";
+   *
+   * class Indices extends PyDataset<number> {
+   *   get length(): number {
+   *     return 5;
+   *   }
+   *   getItem(index: number): number {
+   *     return index;
+   *   }
+   * }
+   *
+   * const read = async (stream: ReadableStream<number>) => {
+   *   const seen: number[] = [];
+   *   for await (const index of stream) seen.push(index);
+   *   return seen;
+   * };
+   * const first = await read(new Indices().epoch({ shuffle: true, seed: 7 }));
+   * const again = await read(new Indices().epoch({ shuffle: true, seed: 7 }));
+   * assert.deepEqual(first, again);
+   * assert.deepEqual([...first].sort(), [0, 1, 2, 3, 4]);
+   * ```
+   */
+  epoch(options: EpochOptions = {}): ReadableStream<B> {
+    const name = this.constructor.name;
+    const { shuffle = false, seed, signal } = resolveEpochOptions(options, name);
+    if (this.#active) {
+      throw new Error(
+        `Cannot open an epoch of ${name} as its previous epoch's stream is still open: read it to the end or cancel it first`,
+      );
+    }
+    signal?.throwIfAborted();
+    checkLength(this.length, name);
+    if (this.#options.useMultiprocessing && inWorkerContext()) {
+      throw new Error(
+        `Cannot start workers for ${name} inside a dataset worker: put the top-level code of ${this.#options.module} that opens epochs under if (import.meta.main)`,
+      );
+    }
+    const number = this.#epochs++;
+    const controller = new AbortController();
+    const settled = Promise.withResolvers<void>();
+    this.#active = { controller, settled: settled.promise };
+    const fetch = this.#fetcher();
+    return createEpochStream<B>({
+      workers: this.#options.workers,
+      maxQueueSize: this.#options.maxQueueSize,
+      signal: signal ? AbortSignal.any([signal, controller.signal]) : controller.signal,
+      begin: () => this.#hook("onEpochBegin"),
+      prepare: async () => {
+        const length = checkLength(this.length, name);
+        await this.#pool?.begin(number, { ...this } as Record<string, unknown>, this.#settings());
+        return epochOrder(length, shuffle, mixSeed(seed ?? this.#seed, number));
+      },
+      fetch,
+      end: () => this.#hook("onEpochEnd"),
+      release: () => {
+        this.#active = undefined;
+        settled.resolve();
+      },
+    });
+  }
+
+  /**
+   * Iterates over batches `0 .. length - 1` (forever when infinite) on the
+   * calling thread, one at a time, without hooks, shuffle or workers, as
+   * iterating a Keras `PyDataset` does.
+   *
+   * @example Manual iteration
+   * ```ts
+   * import { PyDataset } from "@pydataset/pydataset";
+   * import assert from "node:assert/strict";
+   *
+   * class Letters extends PyDataset<string> {
+   *   get length(): number {
+   *     return 3;
+   *   }
+   *   getItem(index: number): string {
+   *     return "abc"[index]!;
+   *   }
+   * }
+   *
+   * const letters: string[] = [];
+   * for await (const letter of new Letters()) letters.push(letter);
+   * assert.deepEqual(letters, ["a", "b", "c"]);
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<B, void, undefined> {
+    const name = this.constructor.name;
+    const length = checkLength(this.length, name);
+    for (let index = 0; index < length; index++) {
+      yield await this.#getItem(index);
+    }
+  }
+
+  /**
+   * Stops the open epoch (its stream errors with an `Error` that says the
+   * dataset was closed), terminates the workers and waits until the epoch
+   * has ended. A later `epoch()` starts fresh workers.
+   *
+   * @example Close with `await using`
+   * ```ts
+   * import { PyDataset } from "@pydataset/pydataset";
+   *
+   * class Zeros extends PyDataset<Float32Array> {
+   *   get length(): number {
+   *     return 2;
+   *   }
+   *   getItem(): Float32Array {
+   *     return new Float32Array(4);
+   *   }
+   * }
+   *
+   * {
+   *   await using zeros = new Zeros();
+   *   for await (const _ of zeros.epoch());
+   * } // closed here
+   * ```
+   */
+  async close(): Promise<void> {
+    const active = this.#active;
+    const reason = new Error(`${this.constructor.name} was closed`);
+    active?.controller.abort(reason);
+    this.#pool?.close(reason);
+    this.#pool = undefined;
+    await active?.settled;
+  }
+
+  /** Closes the dataset, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #fetcher(): (index: number) => Promise<B> {
+    if (!this.#options.useMultiprocessing) return (index) => this.#getItem(index);
+    this.#pool ??= new WorkerPool({
+      module: this.#options.module!,
+      name: this.constructor.name,
+      size: this.#options.workers,
+      permissions: this.#options.permissions,
+      timeout: this.#options.timeout,
+    });
+    const pool = this.#pool;
+    return async (index) => {
+      try {
+        return await pool.fetch(index) as B;
+      } catch (error) {
+        throw this.#batchError(index, error);
+      }
+    };
+  }
+
+  /** Calls `getItem` on this thread, with the timeout and result check. */
+  async #getItem(index: number): Promise<B> {
+    try {
+      return checkBatch(
+        await withTimeout(
+          Promise.resolve().then(() => this.getItem(index)),
+          this.#options.timeout,
+          index,
+        ),
+      );
+    } catch (error) {
+      throw this.#batchError(index, error);
+    }
+  }
+
+  #batchError(index: number, cause: unknown): BatchError {
+    const name = this.constructor.name;
+    const missing = this.#options.useMultiprocessing ? missingPermission(cause) : undefined;
+    const message = missing
+      ? `Cannot get batch ${index} of ${name} as its worker lacks ${missing.name} access${
+        missing.target === undefined ? "" : ` to "${missing.target}"`
+      }: ${permissionAdvice(missing)} (${describe(cause)})`
+      : `Cannot get batch ${index} of ${name}: ${describe(cause)}`;
+    return new BatchError(index, message, { cause });
+  }
+
+  async #hook(name: keyof PyDatasetHooks): Promise<void> {
+    const hook = (this as PyDatasetHooks)[name];
+    if (typeof hook === "function") await hook.call(this);
+  }
+
+  /** The options a worker's copy is rebuilt with. */
+  #settings(): Record<string, unknown> {
+    return { ...this.#options };
+  }
+}
+
+function withTimeout<T>(
+  promise: Promise<T>,
+  timeout: number | undefined,
+  index: number,
+): Promise<T> {
+  if (timeout === undefined) return promise;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() =>
+      reject(
+        new DOMException(
+          `Batch ${index} took longer than the timeout of ${timeout} ms`,
+          "TimeoutError",
+        ),
+      ), timeout);
+  });
+  promise.catch(() => {}); // abandoned on timeout; its outcome no longer matters
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,111 @@
+// The entry of every dataset worker; the only code that runs in a worker.
+//
+// It is imported before the dataset's module (see the generated entry in
+// worker_pool.ts), so that its guards are in place before user code runs:
+// a worker that closes itself, exits or throws outside getItem reports it
+// instead of vanishing, which Deno's Worker would do without an event.
+
+import { checkBatch, serializeError } from "./_errors.ts";
+import type { FromWorker, ToWorker } from "./_protocol.ts";
+import { markWorkerContext } from "./_worker_context.ts";
+import { isDatasetClass, reviveDataset } from "./_revive.ts";
+import type { PyDataset } from "./py_dataset.ts";
+import { prepareTransfer, reachableBuffers } from "./transfer.ts";
+
+interface WorkerScope {
+  postMessage(message: FromWorker, transfer?: Transferable[]): void;
+  close(): void;
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
+  addEventListener(type: string, listener: (event: Event) => void): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+const closeWorker = scope.close.bind(scope);
+
+function post(message: FromWorker, transfer?: Transferable[]): void {
+  scope.postMessage(message, transfer);
+}
+
+function leave(type: "exit" | "fault", error: unknown): void {
+  post({ type, error: serializeError(error) });
+  closeWorker();
+}
+
+markWorkerContext();
+
+scope.close = () => leave("exit", new Error("The worker called self.close()"));
+Deno.exit = (code?: number): never => {
+  leave("exit", new Error(`The worker called Deno.exit(${code ?? ""})`));
+  throw new Error("The worker is closing");
+};
+scope.addEventListener("error", (event) => {
+  event.preventDefault();
+  const { error, message } = event as ErrorEvent;
+  leave("fault", error ?? new Error(message));
+});
+scope.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  leave("fault", (event as PromiseRejectionEvent).reason);
+});
+
+/**
+ * Serves batches of the class `name` exported by `module`: called by the
+ * generated entry module once the dataset's module has loaded.
+ */
+export function serve(exports: Record<string, unknown>, name: string, module: string): void {
+  const constructor = exports[name];
+  if (!isDatasetClass(constructor)) {
+    const exported = Object.keys(exports);
+    const problem = typeof constructor === "function"
+      ? `its export ${name} does not extend PyDataset (imported from ${
+        new URL("../mod.ts", import.meta.url).href
+      })`
+      : `it does not export a class named ${name}: it exports ${
+        exported.length > 0 ? exported.join(", ") : "nothing"
+      }`;
+    post({
+      type: "fatal",
+      error: serializeError(
+        new TypeError(`Cannot start a worker for ${name} from ${module} as ${problem}`),
+      ),
+    });
+    return;
+  }
+  let dataset: PyDataset | undefined;
+  scope.onmessage = (event) => {
+    const message = event.data;
+    if (message.type === "state") {
+      dataset = reviveDataset(constructor, message.settings, message.state);
+    } else if (dataset) {
+      fetchBatch(dataset, message.id, message.index);
+    }
+  };
+  post({ type: "ready" });
+}
+
+async function fetchBatch(dataset: PyDataset, id: number, index: number): Promise<void> {
+  let prepared;
+  try {
+    const batch = checkBatch(await dataset.getItem(index));
+    prepared = prepareTransfer(batch, reachableBuffers(dataset));
+  } catch (error) {
+    post({ type: "error", id, error: serializeError(error) });
+    return;
+  }
+  try {
+    post({ type: "batch", id, batch: prepared.value }, prepared.transfer);
+  } catch (error) {
+    post({
+      type: "error",
+      id,
+      error: serializeError(
+        new TypeError(
+          `The batch cannot be sent from the worker: ${
+            error instanceof Error ? error.message : String(error)
+          } (a batch may hold typed arrays, arrays, plain objects, numbers and strings, not functions or class instances with private state)`,
+          { cause: error },
+        ),
+      ),
+    });
+  }
+}

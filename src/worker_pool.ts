@@ -1,0 +1,311 @@
+// Persistent module Web Workers that run a dataset's `getItem`.
+//
+// The pool knows nothing about streams: it is asked for batch i and returns a
+// promise. Workers live across epochs; each epoch they get the dataset's
+// state. One batch runs per worker at a time. A worker that dies (an error
+// outside getItem, self.close(), Deno.exit()) is replaced and its batch
+// retried once; a batch over `timeout` fails and its worker is replaced.
+
+import { deserializeError } from "./_errors.ts";
+import { workerOptionsEnabled, workerOptionsError } from "./_worker_options.ts";
+import type { WorkerPermissions } from "./options.ts";
+import { cloneFailure, type FromWorker, type ToWorker } from "./_protocol.ts";
+
+/** Options for {@linkcode WorkerPool}. */
+export interface WorkerPoolOptions {
+  /** The module that exports the dataset class. */
+  module: string;
+  /** The exported name of the dataset class. */
+  name: string;
+  /** How many workers. */
+  size: number;
+  /** The workers' Deno permissions. */
+  permissions: WorkerPermissions;
+  /** Milliseconds per batch; undefined for no limit. */
+  timeout: number | undefined;
+}
+
+interface Job {
+  id: number;
+  index: number;
+  attempts: number;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+interface Slot {
+  worker: Worker;
+  /** Settles when the worker has loaded the dataset class, or failed to. */
+  ready: Promise<void>;
+  loaded: boolean;
+  dead: boolean;
+  /** The epoch whose state this worker holds. */
+  epoch: number;
+  job?: Job;
+}
+
+/** The entry module of every worker: our runtime, then the dataset's module. */
+function entryUrl(module: string, name: string): string {
+  const runtime = new URL("./worker.ts", import.meta.url).href;
+  const source = `import { serve } from ${JSON.stringify(runtime)};\n` +
+    `import * as dataset from ${JSON.stringify(module)};\n` +
+    `serve(dataset, ${JSON.stringify(name)}, ${JSON.stringify(module)});\n`;
+  return `data:text/javascript,${encodeURIComponent(source)}`;
+}
+
+/** A pool of workers that fetch batches of one dataset. */
+export class WorkerPool {
+  #options: WorkerPoolOptions;
+  #entry: string;
+  #slots: Slot[] = [];
+  #queue: Job[] = [];
+  #nextId = 0;
+  #epoch = -1;
+  #state: Record<string, unknown> = {};
+  #settings: Record<string, unknown> = {};
+  #fatal: Error | undefined;
+
+  constructor(options: WorkerPoolOptions) {
+    this.#options = options;
+    this.#entry = entryUrl(options.module, options.name);
+  }
+
+  /** How many workers are alive now. */
+  get size(): number {
+    return this.#slots.length;
+  }
+
+  /**
+   * Starts the workers that are missing, waits until all have loaded the
+   * dataset class, and gives them the dataset's state for `epoch`.
+   */
+  async begin(
+    epoch: number,
+    state: Record<string, unknown>,
+    settings: Record<string, unknown>,
+  ): Promise<void> {
+    this.#epoch = epoch;
+    this.#state = state;
+    this.#settings = settings;
+    this.#fatal = undefined;
+    if (this.#options.permissions !== "inherit" && !(await workerOptionsEnabled())) {
+      throw workerOptionsError(this.#options.name);
+    }
+    while (this.#slots.length < this.#options.size) this.#spawn();
+    await Promise.all(this.#slots.map((slot) => slot.ready));
+    for (const slot of this.#slots) this.#sendState(slot);
+  }
+
+  /** Fetches batch `index` in a worker. */
+  fetch(index: number): Promise<unknown> {
+    if (this.#fatal) return Promise.reject(this.#fatal);
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    this.#queue.push({ id: this.#nextId++, index, attempts: 0, resolve, reject });
+    this.#dispatch();
+    return promise;
+  }
+
+  /** Terminates every worker; pending batches fail with `reason`. */
+  close(reason: unknown): void {
+    for (const slot of this.#slots) {
+      slot.dead = true;
+      slot.worker.terminate();
+      if (slot.job) this.#fail(slot.job, reason);
+      slot.job = undefined;
+    }
+    this.#slots = [];
+    for (const job of this.#queue.splice(0)) this.#fail(job, reason);
+  }
+
+  #spawn(): Slot {
+    const { promise: ready, resolve, reject } = Promise.withResolvers<void>();
+    ready.catch(() => {}); // observed by begin() or #dispatch()
+    const worker = this.#create();
+    const slot: Slot = { worker, ready, loaded: false, dead: false, epoch: -1 };
+    worker.addEventListener("message", (event: MessageEvent<FromWorker>) => {
+      const message = event.data;
+      switch (message.type) {
+        case "ready":
+          slot.loaded = true;
+          resolve();
+          this.#dispatch();
+          break;
+        case "fatal":
+          reject(deserializeError(message.error));
+          this.#bury(slot);
+          this.#failAll(deserializeError(message.error));
+          break;
+        case "batch":
+          this.#finish(slot, message.id, (job) => job.resolve(message.batch));
+          break;
+        case "error":
+          this.#finish(slot, message.id, (job) => job.reject(deserializeError(message.error)));
+          break;
+        case "exit":
+        case "fault":
+          this.#died(slot, deserializeError(message.error));
+          break;
+      }
+    });
+    worker.addEventListener("error", (event) => {
+      event.preventDefault();
+      const error = new Error(event.message || "The worker failed");
+      if (!slot.loaded) {
+        const failure = this.#loadError(error);
+        reject(failure);
+        this.#bury(slot);
+        this.#failAll(failure);
+      } else {
+        this.#died(slot, error);
+      }
+    });
+    worker.addEventListener("messageerror", () => {
+      const error = new TypeError("The batch could not be deserialized on the main thread");
+      this.#finish(slot, slot.job?.id ?? -1, (job) => job.reject(error));
+    });
+    this.#slots.push(slot);
+    return slot;
+  }
+
+  #create(): Worker {
+    const { permissions, name } = this.#options;
+    try {
+      // The `deno` option is left out for "inherit": with it, Deno demands
+      // the unstable flag even though nothing is scoped.
+      return permissions === "inherit"
+        ? new Worker(this.#entry, { type: "module", name })
+        : new Worker(this.#entry, { type: "module", name, deno: { permissions } });
+    } catch (error) {
+      throw new Error(
+        `Cannot start workers for ${name} with permissions ${
+          JSON.stringify(permissions)
+        }: the main process must hold every permission its workers get (${
+          error instanceof Error ? error.message : String(error)
+        })`,
+        { cause: error },
+      );
+    }
+  }
+
+  #loadError(error: Error): Error {
+    const { name, module } = this.#options;
+    const read = /Requires (read|import) access to "([^"]*)"/.exec(error.message);
+    const hint = read
+      ? `: the main process needs ${read[1]} access to "${
+        read[2]
+      }" to load the dataset's code into workers (workers get only the dataset's permissions, but their modules load with the main process's)`
+      : "";
+    return new Error(`Cannot start a worker for ${name} from ${module}${hint}: ${error.message}`, {
+      cause: error,
+    });
+  }
+
+  #sendState(slot: Slot): void {
+    const message: ToWorker = {
+      type: "state",
+      epoch: this.#epoch,
+      settings: this.#settings,
+      state: this.#state,
+    };
+    try {
+      slot.worker.postMessage(message);
+    } catch (error) {
+      const failure = cloneFailure(this.#state);
+      if (!failure) throw error;
+      throw new TypeError(
+        `Cannot send ${this.#options.name} to its workers as its field "${failure.key}" cannot be structured-cloned: ${failure.message}`,
+        { cause: error },
+      );
+    }
+    slot.epoch = this.#epoch;
+  }
+
+  #dispatch(): void {
+    while (this.#queue.length > 0) {
+      const slot = this.#slots.find((s) => s.loaded && !s.dead && !s.job);
+      if (!slot) {
+        if (this.#slots.length < this.#options.size && !this.#fatal) {
+          const spare = this.#spawn();
+          spare.ready.catch(() => {});
+        }
+        return;
+      }
+      const job = this.#queue.shift()!;
+      if (slot.epoch !== this.#epoch) {
+        try {
+          this.#sendState(slot);
+        } catch (error) {
+          this.#fail(job, error);
+          continue;
+        }
+      }
+      slot.job = job;
+      const { timeout } = this.#options;
+      if (timeout !== undefined) {
+        job.timer = setTimeout(() => this.#timedOut(slot, job, timeout), timeout);
+      }
+      const message: ToWorker = { type: "get", id: job.id, index: job.index };
+      slot.worker.postMessage(message);
+    }
+  }
+
+  #finish(slot: Slot, id: number, settle: (job: Job) => void): void {
+    const job = slot.job;
+    if (!job || job.id !== id) return; // a late answer to a job already given up
+    clearTimeout(job.timer);
+    slot.job = undefined;
+    settle(job);
+    this.#dispatch();
+  }
+
+  #timedOut(slot: Slot, job: Job, timeout: number): void {
+    if (slot.job !== job) return;
+    slot.job = undefined;
+    this.#bury(slot);
+    job.reject(
+      new DOMException(
+        `Batch ${job.index} took longer than the timeout of ${timeout} ms`,
+        "TimeoutError",
+      ),
+    );
+    this.#dispatch();
+  }
+
+  #died(slot: Slot, cause: Error): void {
+    if (slot.dead) return;
+    const job = slot.job;
+    slot.job = undefined;
+    this.#bury(slot);
+    if (job) {
+      clearTimeout(job.timer);
+      job.attempts++;
+      if (job.attempts < 2) {
+        this.#queue.unshift(job);
+      } else {
+        job.reject(
+          new Error(`The worker died twice while fetching batch ${job.index}: ${cause.message}`, {
+            cause,
+          }),
+        );
+      }
+    }
+    this.#dispatch();
+  }
+
+  #bury(slot: Slot): void {
+    slot.dead = true;
+    slot.worker.terminate();
+    this.#slots = this.#slots.filter((s) => s !== slot);
+  }
+
+  #failAll(error: Error): void {
+    this.#fatal = error;
+    for (const job of this.#queue.splice(0)) this.#fail(job, error);
+  }
+
+  #fail(job: Job, error: unknown): void {
+    clearTimeout(job.timer);
+    job.reject(error);
+  }
+}
