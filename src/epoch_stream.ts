@@ -57,6 +57,17 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   #stop: { cancelled: boolean; reason: unknown } | undefined;
   #started!: Promise<void>;
   #finishing: Promise<void> | undefined;
+  /** Every batch was read (up to a failure) and nothing runs. */
+  #drained = false;
+  /**
+   * Batches handed to the reader as of the last pull. It starts at 0 so that
+   * the first pull, which may carry a read made before `start` ended, counts
+   * as a waiting read.
+   */
+  #consumedAtPull = 0;
+  /** Whether the last pull was a read request waiting on an empty queue. */
+  #readWaiting = false;
+  #enqueuing = false;
   #settled = Promise.withResolvers<void>();
 
   constructor(plan: EpochPlan<B>) {
@@ -71,7 +82,20 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   }
 
   pull(): void {
-    if (this.#stop) return;
+    if (this.#stop || this.#finishing) return;
+    // Every batch the reader takes triggers a pull (the queue never exceeds
+    // its highWaterMark), so a pull without a batch taken since the previous
+    // one is a read request waiting on an empty queue.
+    const consumed = this.#consumed();
+    this.#readWaiting = !this.#enqueuing && consumed === this.#consumedAtPull;
+    this.#consumedAtPull = consumed;
+    // A pull from inside our own enqueue: #flush's caller pumps and checks.
+    if (this.#enqueuing) return;
+    if (this.#drained) {
+      // The reader asks for more after taking the last batch: end the epoch.
+      this.#finishing = this.#finish();
+      return;
+    }
     this.#flush();
     this.#pump();
     this.#check();
@@ -165,21 +189,41 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
       const value = this.#waiting.get(this.#delivered)!;
       this.#waiting.delete(this.#delivered);
       this.#delivered++;
-      this.#controller.enqueue(value);
+      this.#enqueuing = true;
+      try {
+        this.#controller.enqueue(value);
+      } finally {
+        this.#enqueuing = false;
+      }
     }
   }
 
-  /** Finishes the epoch once nothing is running and nothing is left to do. */
+  /** Batches the reader has taken: enqueued minus still queued. */
+  #consumed(): number {
+    return this.#delivered - (this.#plan.maxQueueSize - (this.#controller.desiredSize ?? 0));
+  }
+
+  /**
+   * Ends a stopped epoch once nothing runs. Otherwise notes when the reader
+   * has taken every batch and nothing runs: the epoch ends at the reader's
+   * next read (see `pull`), so that `onEpochEnd` follows the reader's work
+   * on the last batch, and closing or erroring the stream drops nothing.
+   */
   #check(): void {
     if (!this.#order || this.#finishing || this.#running > 0) return;
-    if (!this.#stop) {
-      const target = this.#failure?.position ?? this.#order.length;
-      if (this.#delivered < target) return;
-      // Wait until the reader has taken every batch: closing or erroring
-      // the stream earlier would drop them.
-      if (this.#controller.desiredSize !== this.#plan.maxQueueSize) return;
+    if (this.#stop) {
+      this.#finishing = this.#finish();
+      return;
     }
-    this.#finishing = this.#finish();
+    const target = this.#failure?.position ?? this.#order.length;
+    if (this.#delivered < target) return;
+    if (this.#controller.desiredSize !== this.#plan.maxQueueSize) return;
+    if (this.#readWaiting && this.#consumed() === this.#consumedAtPull) {
+      // The reader already asked for the batch after the last one.
+      this.#finishing = this.#finish();
+      return;
+    }
+    this.#drained = true;
   }
 
   async #finish(): Promise<void> {
