@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { Faulty } from "./fixtures/faulty.ts";
+import { Heartbeat } from "./fixtures/heartbeat.ts";
+import { Numbers } from "./fixtures/numbers.ts";
+import { delay, MODES, waitFor, within } from "./_helpers.ts";
+
+for (const mode of MODES) {
+  Deno.test(`ReadableStream.cancel stops all fetching of an epoch (${mode.name})`, async () => {
+    await using dataset = new Numbers(1_000, { delay: 2 }, { ...mode.options, maxQueueSize: 3 });
+    const reader = dataset.epoch().getReader();
+    for (let i = 0; i < 4; i++) await within(reader.read());
+    await within(reader.cancel("enough"));
+    const calls = Atomics.load(dataset.calls, 0);
+    assert.equal(Atomics.load(dataset.calls, 1), 0, "no getItem runs once cancel() resolved");
+    await delay(50);
+    assert.equal(Atomics.load(dataset.calls, 0), calls);
+    assert.ok(calls <= 4 + 3 + dataset.workers);
+  });
+
+  Deno.test(`An aborted signal stops fetching and errors the stream with its reason (${mode.name})`, async () => {
+    await using dataset = new Numbers(1_000, { delay: 2 }, { ...mode.options, maxQueueSize: 3 });
+    const controller = new AbortController();
+    const reader = dataset.epoch({ signal: controller.signal }).getReader();
+    await within(reader.read());
+    const reason = new Error("training stopped");
+    controller.abort(reason);
+    await assert.rejects(within(readAll(reader)), (error) => error === reason);
+    const calls = Atomics.load(dataset.calls, 0);
+    await delay(50);
+    assert.equal(Atomics.load(dataset.calls, 0), calls);
+    assert.equal(Atomics.load(dataset.calls, 1), 0);
+  });
+}
+
+async function readAll<T>(reader: ReadableStreamDefaultReader<T>): Promise<void> {
+  while (!(await reader.read()).done);
+}
+
+Deno.test("PyDataset.epoch throws at once for an already aborted signal", async () => {
+  await using dataset = new Numbers(3);
+  const reason = new Error("already");
+  assert.throws(() => dataset.epoch({ signal: AbortSignal.abort(reason) }), (e) => e === reason);
+  assert.equal(Atomics.load(dataset.calls, 0), 0);
+});
+
+Deno.test("PyDataset.epoch honours AbortSignal.timeout", async () => {
+  await using dataset = new Numbers(1_000, { delay: 5 });
+  const stream = dataset.epoch({ signal: AbortSignal.timeout(30) });
+  await assert.rejects(within(readAll(stream.getReader())), { name: "TimeoutError" });
+});
+
+Deno.test("PyDataset.close terminates its workers", async () => {
+  const dataset = new Heartbeat(50, 1, { workers: 2 });
+  const reader = dataset.epoch().getReader();
+  await within(reader.read());
+  await waitFor(() => Atomics.load(dataset.beats, 0) > 5, 5_000, "workers ticking");
+  await within(dataset.close());
+  await assert.rejects(within(readAll(reader)), /Heartbeat was closed/);
+  const beats = Atomics.load(dataset.beats, 0);
+  await delay(60);
+  assert.equal(Atomics.load(dataset.beats, 0), beats, "no worker ticks after close()");
+});
+
+Deno.test("PyDataset.close leaves nothing running after a failed epoch", async () => {
+  const dataset = new Heartbeat(50, 1, { workers: 2 });
+  dataset.failAt = 3;
+  await assert.rejects(within(readAll(dataset.epoch().getReader())), /batch 3/);
+  await waitFor(() => Atomics.load(dataset.beats, 0) > 5, 5_000, "workers ticking");
+  await within(dataset.close());
+  const beats = Atomics.load(dataset.beats, 0);
+  await delay(60);
+  assert.equal(Atomics.load(dataset.beats, 0), beats);
+});
+
+Deno.test("PyDataset works again after close, with fresh workers", async () => {
+  await using dataset = new Heartbeat(6, 1, { workers: 2 });
+  let count = 0;
+  for await (const _ of dataset.epoch()) count++;
+  await dataset.close();
+  for await (const _ of dataset.epoch()) count++;
+  assert.equal(count, 12);
+});
+
+Deno.test("PyDataset supports await using", async () => {
+  let beats: Int32Array;
+  {
+    await using dataset = new Heartbeat(4, 1, { workers: 1 });
+    beats = dataset.beats;
+    for await (const _ of dataset.epoch());
+  }
+  const after = Atomics.load(beats, 0);
+  await delay(40);
+  assert.equal(Atomics.load(beats, 0), after);
+});
+
+Deno.test("PyDataset.close does not wait for a worker batch that never ends", async () => {
+  const dataset = new Faulty(10, { 2: "hang" }, Infinity, { workers: 2, useMultiprocessing: true });
+  const reader = dataset.epoch().getReader();
+  await within(reader.read());
+  await within(reader.read());
+  const pending = readAll(reader);
+  await within(dataset.close(), 2_000, "close()");
+  await assert.rejects(within(pending), /Faulty was closed/);
+});

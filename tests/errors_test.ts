@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { BatchError } from "../mod.ts";
+import { Faulty } from "./fixtures/faulty.ts";
+import { Numbers } from "./fixtures/numbers.ts";
+import { delay, MODES, waitFor, within } from "./_helpers.ts";
+
+/** Reads an epoch; returns what was read and the error that ended it. */
+async function readUntilError<T>(
+  stream: ReadableStream<T>,
+): Promise<{ read: T[]; error: unknown }> {
+  const read: T[] = [];
+  try {
+    for await (const batch of stream) read.push(batch);
+  } catch (error) {
+    return { read, error };
+  }
+  return { read, error: undefined };
+}
+
+const indexOf = (batches: [Float64Array, Int32Array][]) => batches.map(([x]) => x[0]);
+
+for (const mode of MODES) {
+  Deno.test(`PyDataset.epoch reports a throwing getItem after earlier batches (${mode.name})`, async (t) => {
+    await using dataset = new Numbers(8, { delay: 2 }, { ...mode.options, maxQueueSize: 2 });
+    for (const kind of ["throwSync", "throwAsync"] as const) {
+      await t.step(kind, async () => {
+        dataset.plan = { delay: 2, [kind]: [5] };
+        const { read, error } = await within(readUntilError(dataset.epoch()));
+        assert.deepEqual(indexOf(read), [0, 1, 2, 3, 4]);
+        assert.ok(error instanceof BatchError);
+        assert.equal(error.index, 5);
+        assert.match(error.message, /Cannot get batch 5 of Numbers/);
+        const cause = error.cause as Error;
+        assert.ok(cause instanceof Error);
+        assert.equal(cause.name, kind === "throwSync" ? "RangeError" : "Error");
+        assert.match(cause.message, /failure at 5/);
+        assert.match(cause.stack ?? "", /numbers\.ts/, "the stack from where it was thrown");
+      });
+    }
+  });
+
+  Deno.test(`PyDataset.epoch reports the earliest failing batch, not the first to fail (${mode.name})`, async () => {
+    // Batch 6 fails at once; batch 2 fails late: the error names batch 2.
+    await using dataset = new Numbers(10, { delay: { 2: 40 }, throwAsync: [2, 6] }, mode.options);
+    const { read, error } = await within(readUntilError(dataset.epoch()));
+    assert.deepEqual(indexOf(read), [0, 1]);
+    assert.ok(error instanceof BatchError);
+    assert.equal(error.index, 2);
+  });
+
+  Deno.test(`PyDataset.epoch fails a batch that is undefined or null instead of hanging (${mode.name})`, async () => {
+    for (const plan of [{ returnUndefined: [3] }, { returnNull: [3] }]) {
+      await using dataset = new Numbers(6, plan, mode.options);
+      const { read, error } = await within(readUntilError(dataset.epoch()));
+      assert.equal(read.length, 3);
+      assert.ok(error instanceof BatchError);
+      assert.equal(error.index, 3);
+      assert.match(error.message, /getItem returned (undefined|null): it must return a batch/);
+    }
+  });
+
+  Deno.test(`PyDataset.epoch fails a batch over the timeout (${mode.name})`, async () => {
+    await using dataset = new Numbers(5, { delay: { 2: 600 } }, { ...mode.options, timeout: 100 });
+    const started = performance.now();
+    const { read, error } = await within(readUntilError(dataset.epoch()), 3_000);
+    assert.ok(performance.now() - started < 550, "the error did not wait for the slow batch");
+    assert.equal(read.length, 2);
+    assert.ok(error instanceof BatchError);
+    assert.equal(error.index, 2);
+    assert.equal((error.cause as DOMException).name, "TimeoutError");
+    assert.match(error.message, /took longer than the timeout of 100 ms/);
+    // A worker over the timeout is terminated; a main-thread getItem cannot
+    // be stopped, so this test waits for the fixture's own timer to end.
+    await waitFor(() => Atomics.load(dataset.calls, 1) === 0 || dataset.useMultiprocessing, 2_000);
+    await delay(dataset.useMultiprocessing ? 0 : 20);
+  });
+}
+
+Deno.test("PyDataset worker errors carry the worker's message, class and stack", async () => {
+  await using dataset = new Faulty(4, { 1: "throw" }, Infinity, { useMultiprocessing: true });
+  const { read, error } = await within(readUntilError(dataset.epoch()));
+  assert.equal(read.length, 1);
+  assert.ok(error instanceof BatchError);
+  const cause = error.cause as Error;
+  assert.ok(cause instanceof SyntaxError);
+  assert.equal(cause.message, "bad record in batch 1");
+  assert.match(cause.stack ?? "", /faulty\.ts/);
+});
+
+for (const fault of ["close", "exit", "throwOutside", "rejectOutside"] as const) {
+  Deno.test(`PyDataset replaces a worker that dies (${fault}) and retries its batch once`, async () => {
+    await using dataset = new Faulty(6, { 3: fault }, 1, { workers: 2, useMultiprocessing: true });
+    const { read, error } = await within(readUntilError(dataset.epoch()));
+    assert.equal(error, undefined);
+    assert.deepEqual(read.map((b) => b[0]), [0, 1, 2, 3, 4, 5]);
+    assert.equal(Atomics.load(dataset.deaths, 0), 2, "died once, then the retry worked");
+    // The pool is whole again for the next epoch.
+    assert.equal((await within(readUntilError(dataset.epoch()))).read.length, 6);
+  });
+
+  Deno.test(`PyDataset errors the stream when a worker dies (${fault}) twice on one batch`, async () => {
+    await using dataset = new Faulty(6, { 3: fault }, Infinity, {
+      workers: 2,
+      useMultiprocessing: true,
+    });
+    const { read, error } = await within(readUntilError(dataset.epoch()));
+    assert.deepEqual(read.map((b) => b[0]), [0, 1, 2]);
+    assert.ok(error instanceof BatchError);
+    assert.equal(error.index, 3);
+    assert.match(error.message, /The worker died twice while fetching batch 3/);
+    assert.equal(Atomics.load(dataset.deaths, 0), 2);
+  });
+}
+
+Deno.test("PyDataset terminates a worker stuck in a loop past the timeout", async () => {
+  await using dataset = new Faulty(5, { 2: "spin" }, Infinity, {
+    workers: 2,
+    useMultiprocessing: true,
+    timeout: 200,
+  });
+  const { read, error } = await within(readUntilError(dataset.epoch()), 5_000);
+  assert.equal(read.length, 2);
+  assert.ok(error instanceof BatchError);
+  assert.equal((error.cause as DOMException).name, "TimeoutError");
+  // The stuck worker was replaced: the next epoch (without the fault) completes.
+  dataset.faults = {};
+  assert.equal((await within(readUntilError(dataset.epoch()))).read.length, 5);
+});
+
+Deno.test("PyDataset fails a worker batch that cannot be sent", async () => {
+  await using dataset = new Faulty(3, { 1: "function" }, Infinity, { useMultiprocessing: true });
+  const { error } = await within(readUntilError(dataset.epoch()));
+  assert.ok(error instanceof BatchError);
+  assert.equal(error.index, 1);
+  assert.match(error.message, /cannot be sent from the worker/);
+});
+
+Deno.test("PyDataset fails clearly when its fields cannot reach the workers", async () => {
+  await using dataset = new Faulty(3, {}, Infinity, { useMultiprocessing: true });
+  Object.assign(dataset, { callback: () => 1 });
+  await assert.rejects(
+    within(
+      readUntilError(dataset.epoch()).then((r) => {
+        throw r.error;
+      }),
+    ),
+    {
+      name: "TypeError",
+      message:
+        /Cannot send Faulty to its workers as its field "callback" cannot be structured-cloned/,
+    },
+  );
+});
