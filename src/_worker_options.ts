@@ -6,8 +6,9 @@
 //
 // - the command line, which Deno lets a program read (/proc/self/cmdline)
 //   only under --allow-all;
-// - the deno.json(c) files Deno may have loaded: the nearest ones above the
-//   main module and the working directory (or the --config file).
+// - the deno.json(c) files Deno may have loaded: those above the main module
+//   and the working directory (or the --config file), where read access
+//   allows.
 //
 // Without evidence we refuse to create scoped workers and say why, rather
 // than let Deno end the process.
@@ -15,22 +16,19 @@
 const FEATURE = "worker-options";
 const FLAG = "--unstable-worker-options";
 
-let detection: Promise<boolean> | undefined;
+let found = false;
 
-/** Resolves to `true` when evidence shows the feature is on; cached. */
-export function workerOptionsEnabled(): Promise<boolean> {
-  return detection ??= detect();
+/** Whether evidence shows the feature is on; a yes is cached. */
+export function workerOptionsEnabled(): boolean {
+  return found ||= detect();
 }
 
-async function detect(): Promise<boolean> {
+function detect(): boolean {
   const args = commandLine();
   if (args?.some((arg) => arg === FLAG)) return true;
   if (args?.includes("--no-config")) return false;
   const explicit = args && configFlag(args);
-  for (const url of explicit ? [explicit] : configCandidates()) {
-    if (await configEnablesFeature(url)) return true;
-  }
-  return false;
+  return (explicit ? [explicit] : configCandidates()).some(configEnablesFeature);
 }
 
 const ALL_PERMISSIONS = ["read", "write", "net", "env", "run", "ffi", "sys"] as const;
@@ -84,16 +82,8 @@ function configCandidates(): string[] {
   return [...candidates];
 }
 
-async function configEnablesFeature(url: string): Promise<boolean> {
-  let config: unknown;
-  try {
-    // A JSON import needs no read permission, so this works however narrow
-    // the process's permissions are.
-    config = (await import(url, { with: { type: "json" } })).default;
-  } catch {
-    config = readJsonc(url);
-  }
-  const unstable = (config as { unstable?: unknown } | undefined)?.unstable;
+function configEnablesFeature(url: string): boolean {
+  const unstable = (readJsonc(url) as { unstable?: unknown } | undefined)?.unstable;
   return Array.isArray(unstable) && unstable.includes(FEATURE);
 }
 
@@ -104,19 +94,19 @@ function readJsonc(url: string): unknown {
   }
   try {
     const text = Deno.readTextFileSync(path);
-    const json = text.replace(
-      /"(?:\\.|[^"\\])*"|\/\/[^\n]*|\/\*[\s\S]*?\*\//g,
-      (m) => m.startsWith('"') ? m : "",
-    ).replace(/,(\s*[}\]])/g, "$1");
+    // Drop comments (outside strings) and trailing commas: JSONC to JSON.
+    const json = text
+      .replace(/"(?:\\.|[^"\\])*"|\/\/[^\n]*|\/\*[\s\S]*?\*\//g, (m) => m.startsWith('"') ? m : "")
+      .replace(/,(\s*[}\]])/g, "$1");
     return JSON.parse(json);
   } catch {
-    return undefined;
+    return undefined; // missing or unreadable
   }
 }
 
 /** The error for scoped workers without the feature: what to do about it. */
 export function workerOptionsError(name: string): Error {
   return new Error(
-    `Cannot start workers for ${name} with scoped permissions: Deno allows them only with ${FLAG} (or "unstable": ["${FEATURE}"] in deno.json) and ends the process otherwise, and no sign of it was found (a command-line flag is visible only under --allow-all, a deno.json entry always). Add "unstable": ["${FEATURE}"] to deno.json, or set permissions: "inherit" to opt out of scoping`,
+    `Cannot start workers for ${name} with scoped permissions: Deno allows them only with ${FLAG} (or "unstable": ["${FEATURE}"] in deno.json) and otherwise ends the process, and neither was found (the flag is visible only under --allow-all, deno.json only with read access to it). Add "unstable": ["${FEATURE}"] to deno.json, or set permissions: "inherit" to opt out of scoping`,
   );
 }

@@ -89,7 +89,7 @@ export class WorkerPool {
     this.#state = state;
     this.#settings = settings;
     this.#fatal = undefined;
-    if (this.#options.permissions !== "inherit" && !(await workerOptionsEnabled())) {
+    if (this.#options.permissions !== "inherit" && !workerOptionsEnabled()) {
       throw workerOptionsError(this.#options.name);
     }
     while (this.#slots.length < this.#options.size) this.#spawn();
