@@ -6,9 +6,10 @@
 //
 // - the command line, which Deno lets a program read (/proc/self/cmdline)
 //   only under --allow-all;
-// - the deno.json(c) files Deno may have loaded: those above the main module
-//   and the working directory (or the --config file), where read access
-//   allows.
+// - the deno.json(c) that Deno loaded: the --config file, or the nearest
+//   config above the main module and above the working directory (Deno
+//   searches from one or the other, depending on the subcommand), where read
+//   access allows.
 //
 // Without evidence we refuse to create scoped workers and say why, rather
 // than let Deno end the process.
@@ -25,10 +26,22 @@ export function workerOptionsEnabled(): boolean {
 
 function detect(): boolean {
   const args = commandLine();
-  if (args?.some((arg) => arg === FLAG)) return true;
-  if (args?.includes("--no-config")) return false;
-  const explicit = args && configFlag(args);
-  return (explicit ? [explicit] : configCandidates()).some(configEnablesFeature);
+  if (args) {
+    if (args.includes(FLAG)) return true;
+    if (args.includes("--no-config")) return false;
+    const explicit = configFlag(args);
+    if (explicit) return enablesFeature(readConfig(explicit));
+  }
+  // Deno looks for deno.json from the main module's folder (deno run) or
+  // from the working directory (deno test, deno eval): trust a config only
+  // when both searches find one that turns the feature on.
+  const starts = [Deno.mainModule.startsWith("file:") ? new URL(".", Deno.mainModule) : undefined];
+  try {
+    starts.push(new URL(`file://${Deno.cwd()}/`));
+  } catch {
+    starts.push(undefined);
+  }
+  return starts.every((start) => start !== undefined && searchEnablesFeature(start));
 }
 
 const ALL_PERMISSIONS = ["read", "write", "net", "env", "run", "ffi", "sys"] as const;
@@ -45,62 +58,67 @@ function commandLine(): string[] | undefined {
   }
 }
 
-function configFlag(args: string[]): string | undefined {
+function configFlag(args: string[]): URL | undefined {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (arg === "--config" || arg === "-c") return fileUrl(args[i + 1]);
-    if (arg.startsWith("--config=")) return fileUrl(arg.slice("--config=".length));
+    const path = arg === "--config" || arg === "-c"
+      ? args[i + 1]
+      : arg.startsWith("--config=")
+      ? arg.slice("--config=".length)
+      : undefined;
+    if (path !== undefined) return new URL(path, `file://${Deno.cwd()}/`);
   }
   return undefined;
 }
 
-function fileUrl(path: string | undefined): string | undefined {
-  if (path === undefined) return undefined;
-  try {
-    return new URL(path, `file://${Deno.cwd()}/`).href;
-  } catch {
-    return undefined;
-  }
-}
+type Config = { unstable?: unknown; workspace?: unknown };
 
-function configCandidates(): string[] {
-  const starts: string[] = [];
-  if (Deno.mainModule.startsWith("file:")) starts.push(new URL(".", Deno.mainModule).href);
-  try {
-    starts.push(new URL(`file://${Deno.cwd()}/`).href);
-  } catch {
-    // no access to the working directory
-  }
-  const candidates = new Set<string>();
-  for (const start of starts) {
-    for (let dir = new URL(start);; dir = new URL("..", dir)) {
-      candidates.add(new URL("deno.json", dir).href);
-      candidates.add(new URL("deno.jsonc", dir).href);
-      if (dir.pathname === "/") break;
+/**
+ * Deno's search from `start`: the nearest config decides, and a workspace
+ * root above it may also turn the feature on. A config that may exist but
+ * cannot be read ends the search with a no.
+ */
+function searchEnablesFeature(start: URL): boolean {
+  let nearest: Config | undefined;
+  for (let dir = start;; dir = new URL("..", dir)) {
+    for (const name of ["deno.json", "deno.jsonc"]) {
+      const config = readConfig(new URL(name, dir));
+      if (config === "unreadable") return false;
+      if (config === undefined) continue;
+      if (enablesFeature(config)) return nearest === undefined || "workspace" in config;
+      if (nearest === undefined) nearest = config;
+      else if ("workspace" in config) return false;
+      break;
     }
+    if (dir.pathname === "/") return false;
   }
-  return [...candidates];
 }
 
-function configEnablesFeature(url: string): boolean {
-  const unstable = (readJsonc(url) as { unstable?: unknown } | undefined)?.unstable;
+function enablesFeature(config: Config | "unreadable" | undefined): boolean {
+  const unstable = typeof config === "object" ? config.unstable : undefined;
   return Array.isArray(unstable) && unstable.includes(FEATURE);
 }
 
-function readJsonc(url: string): unknown {
-  const path = new URL(url);
+/** A config file's contents; undefined when there is none. */
+function readConfig(path: URL): Config | "unreadable" | undefined {
   if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") {
-    return undefined;
+    return "unreadable";
+  }
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound ? undefined : "unreadable";
   }
   try {
-    const text = Deno.readTextFileSync(path);
     // Drop comments (outside strings) and trailing commas: JSONC to JSON.
     const json = text
       .replace(/"(?:\\.|[^"\\])*"|\/\/[^\n]*|\/\*[\s\S]*?\*\//g, (m) => m.startsWith('"') ? m : "")
       .replace(/,(\s*[}\]])/g, "$1");
-    return JSON.parse(json);
+    const config = JSON.parse(json);
+    return typeof config === "object" && config !== null ? config : {};
   } catch {
-    return undefined; // missing or unreadable
+    return {}; // Deno would reject it too; it turns nothing on
   }
 }
 

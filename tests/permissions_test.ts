@@ -147,6 +147,18 @@ for (const permissions of ["none", "inherit"] as const) {
         );
       }
     }
+    // A deno.json in the working directory does not count for `deno run`:
+    // Deno looks next to the main module, so the flag is off there.
+    const elsewhere = await runDeno(new URL(".", repo).pathname, [
+      "run",
+      "--allow-read",
+      `${dir}/main.ts`,
+    ]);
+    assert.equal(elsewhere.code, 0, elsewhere.output);
+    assert.match(
+      elsewhere.output,
+      /none failed: Cannot start workers for Numbers with scoped permissions/,
+    );
     // With the flag (seen under --allow-all) or the deno.json entry, scoped workers start.
     const flagged = await runDeno(dir, [
       "run",
