@@ -51,3 +51,28 @@ export const MODES = [
   { name: "main thread, concurrent", options: { workers: 3 } },
   { name: "workers", options: { workers: 2, useMultiprocessing: true } },
 ] as const;
+
+/**
+ * Waits until `read()` stops changing for `quietMs`, for at most `ms`: a
+ * terminated worker's thread may finish its current task, so its effects
+ * are checked once they have settled.
+ */
+export async function waitUntilStill(
+  read: () => number,
+  quietMs = 50,
+  ms = 5_000,
+): Promise<number> {
+  const deadline = performance.now() + ms;
+  let value = read();
+  let since = performance.now();
+  while (performance.now() - since < quietMs) {
+    if (performance.now() > deadline) throw new Error(`The value kept changing for ${ms} ms`);
+    await delay(5);
+    const now = read();
+    if (now !== value) {
+      value = now;
+      since = performance.now();
+    }
+  }
+  return value;
+}

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Faulty } from "./fixtures/faulty.ts";
 import { Heartbeat } from "./fixtures/heartbeat.ts";
 import { Numbers } from "./fixtures/numbers.ts";
-import { delay, MODES, waitFor, within } from "./_helpers.ts";
+import { delay, MODES, waitFor, waitUntilStill, within } from "./_helpers.ts";
 
 for (const mode of MODES) {
   Deno.test(`ReadableStream.cancel stops all fetching of an epoch (${mode.name})`, async () => {
@@ -56,8 +56,8 @@ Deno.test("PyDataset.close terminates its workers", async () => {
   await waitFor(() => Atomics.load(dataset.beats, 0) > 5, 5_000, "workers ticking");
   await within(dataset.close());
   await assert.rejects(within(readAll(reader)), /Heartbeat was closed/);
-  const beats = Atomics.load(dataset.beats, 0);
-  await delay(60);
+  const beats = await waitUntilStill(() => Atomics.load(dataset.beats, 0));
+  await delay(100);
   assert.equal(Atomics.load(dataset.beats, 0), beats, "no worker ticks after close()");
 });
 
@@ -67,8 +67,8 @@ Deno.test("PyDataset.close leaves nothing running after a failed epoch", async (
   await assert.rejects(within(readAll(dataset.epoch().getReader())), /batch 3/);
   await waitFor(() => Atomics.load(dataset.beats, 0) > 5, 5_000, "workers ticking");
   await within(dataset.close());
-  const beats = Atomics.load(dataset.beats, 0);
-  await delay(60);
+  const beats = await waitUntilStill(() => Atomics.load(dataset.beats, 0));
+  await delay(100);
   assert.equal(Atomics.load(dataset.beats, 0), beats);
 });
 
@@ -88,8 +88,8 @@ Deno.test("PyDataset supports await using", async () => {
     beats = dataset.beats;
     for await (const _ of dataset.epoch());
   }
-  const after = Atomics.load(beats, 0);
-  await delay(40);
+  const after = await waitUntilStill(() => Atomics.load(beats, 0));
+  await delay(100);
   assert.equal(Atomics.load(beats, 0), after);
 });
 

@@ -48,7 +48,7 @@ Deno.test("Keras: an exception in getItem is reported on the third batch", async
 Deno.test("Keras: sleeping batches are fetched by 4 workers at once", async () => {
   // Keras asserts a speed-up; here the concurrency itself is observed.
   for (const useMultiprocessing of [false, true]) {
-    await using dataset = new Numbers(16, { delay: 20 }, { workers: 4, useMultiprocessing });
+    await using dataset = new Numbers(16, { delay: 50 }, { workers: 4, useMultiprocessing });
     await within(collect(dataset.epoch()));
     assert.equal(Atomics.load(dataset.calls, 2), 4);
   }
