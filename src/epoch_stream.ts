@@ -121,10 +121,19 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
       signal.throwIfAborted();
       this.#order = await this.#plan.prepare();
     } catch (error) {
-      await this.#plan.end().catch(() => {});
+      let failure = error;
+      try {
+        await this.#plan.end();
+      } catch (hookError) {
+        failure = new SuppressedError(
+          hookError,
+          error,
+          "onEpochEnd threw while the epoch was failing",
+        );
+      }
       this.#plan.release();
       this.#settled.resolve();
-      throw error;
+      throw failure;
     }
     signal.addEventListener("abort", this.#onAbort, { once: true });
     if (signal.aborted) this.#onAbort();

@@ -38,6 +38,8 @@ interface Slot {
   worker: Worker;
   /** Settles when the worker has loaded the dataset class, or failed to. */
   ready: Promise<void>;
+  /** Rejects `ready`. */
+  unready(error: Error): void;
   loaded: boolean;
   dead: boolean;
   /** The epoch whose state this worker holds. */
@@ -107,10 +109,11 @@ export class WorkerPool {
   }
 
   /** Terminates every worker; pending batches fail with `reason`. */
-  close(reason: unknown): void {
+  close(reason: Error): void {
     for (const slot of this.#slots) {
       slot.dead = true;
       slot.worker.terminate();
+      slot.unready(reason);
       if (slot.job) this.#fail(slot.job, reason);
       slot.job = undefined;
     }
@@ -122,7 +125,7 @@ export class WorkerPool {
     const { promise: ready, resolve, reject } = Promise.withResolvers<void>();
     ready.catch(() => {}); // observed by begin() or #dispatch()
     const worker = this.#create();
-    const slot: Slot = { worker, ready, loaded: false, dead: false, epoch: -1 };
+    const slot: Slot = { worker, ready, unready: reject, loaded: false, dead: false, epoch: -1 };
     worker.addEventListener("message", (event: MessageEvent<FromWorker>) => {
       const message = event.data;
       switch (message.type) {
@@ -132,9 +135,7 @@ export class WorkerPool {
           this.#dispatch();
           break;
         case "fatal":
-          reject(deserializeError(message.error));
-          this.#bury(slot);
-          this.#failAll(deserializeError(message.error));
+          this.#failLoad(slot, deserializeError(message.error));
           break;
         case "batch":
           this.#finish(slot, message.id, (job) => job.resolve(message.batch));
@@ -144,21 +145,13 @@ export class WorkerPool {
           break;
         case "exit":
         case "fault":
-          this.#died(slot, deserializeError(message.error));
+          this.#lost(slot, deserializeError(message.error));
           break;
       }
     });
     worker.addEventListener("error", (event) => {
       event.preventDefault();
-      const error = new Error(event.message || "The worker failed");
-      if (!slot.loaded) {
-        const failure = this.#loadError(error);
-        reject(failure);
-        this.#bury(slot);
-        this.#failAll(failure);
-      } else {
-        this.#died(slot, error);
-      }
+      this.#lost(slot, new Error(event.message || "The worker failed"));
     });
     worker.addEventListener("messageerror", () => {
       const error = new TypeError("The batch could not be deserialized on the main thread");
@@ -177,12 +170,11 @@ export class WorkerPool {
         ? new Worker(this.#entry, { type: "module", name })
         : new Worker(this.#entry, { type: "module", name, deno: { permissions } });
     } catch (error) {
+      const escalation = error instanceof Deno.errors.NotCapable;
       throw new Error(
-        `Cannot start workers for ${name} with permissions ${
-          JSON.stringify(permissions)
-        }: the main process must hold every permission its workers get (${
-          error instanceof Error ? error.message : String(error)
-        })`,
+        `Cannot start workers for ${name} with permissions ${JSON.stringify(permissions)}${
+          escalation ? ": the main process must hold every permission its workers get" : ""
+        } (${error instanceof Error ? error.message : String(error)})`,
         { cause: error },
       );
     }
@@ -226,8 +218,11 @@ export class WorkerPool {
       const slot = this.#slots.find((s) => s.loaded && !s.dead && !s.job);
       if (!slot) {
         if (this.#slots.length < this.#options.size && !this.#fatal) {
-          const spare = this.#spawn();
-          spare.ready.catch(() => {});
+          try {
+            this.#spawn();
+          } catch (error) {
+            this.#failAll(error as Error);
+          }
         }
         return;
       }
@@ -272,25 +267,44 @@ export class WorkerPool {
     this.#dispatch();
   }
 
-  #died(slot: Slot, cause: Error): void {
+  /**
+   * A worker is gone: it failed to load (every batch fails, no respawn), or
+   * it died (its batch is retried once on a replacement).
+   */
+  #lost(slot: Slot, cause: Error): void {
     if (slot.dead) return;
+    if (!slot.loaded) {
+      this.#failLoad(slot, this.#loadError(cause));
+      return;
+    }
     const job = slot.job;
     slot.job = undefined;
     this.#bury(slot);
-    if (job) {
-      clearTimeout(job.timer);
-      job.attempts++;
-      if (job.attempts < 2) {
-        this.#queue.unshift(job);
-      } else {
-        job.reject(
-          new Error(`The worker died twice while fetching batch ${job.index}: ${cause.message}`, {
-            cause,
-          }),
-        );
-      }
+    if (job) clearTimeout(job.timer);
+    if (job && ++job.attempts >= 2) {
+      job.reject(
+        new Error(`The worker died twice while fetching batch ${job.index}: ${cause.message}`, {
+          cause,
+        }),
+      );
+    } else {
+      // Recovered from, but said: a dying worker is a bug worth seeing.
+      console.error(
+        `A worker of ${this.#options.name} died ${
+          job ? `while fetching batch ${job.index}; retrying the batch` : "between batches"
+        } on a new worker:`,
+        cause,
+      );
+      if (job) this.#queue.unshift(job);
     }
     this.#dispatch();
+  }
+
+  /** A worker could not load the dataset: no batch can run, so all fail. */
+  #failLoad(slot: Slot, failure: Error): void {
+    slot.unready(failure);
+    this.#bury(slot);
+    this.#failAll(failure);
   }
 
   #bury(slot: Slot): void {

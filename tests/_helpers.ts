@@ -76,3 +76,17 @@ export async function waitUntilStill(
   }
   return value;
 }
+
+/** Runs `fn` with `console.error` captured; returns what it printed. */
+export async function capturingErrors<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: T; printed: unknown[][] }> {
+  const printed: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => printed.push(args);
+  try {
+    return { result: await fn(), printed };
+  } finally {
+    console.error = original;
+  }
+}

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { BatchError } from "../mod.ts";
 import { Faulty } from "./fixtures/faulty.ts";
 import { Numbers } from "./fixtures/numbers.ts";
-import { delay, MODES, waitFor, within } from "./_helpers.ts";
+import { Startup } from "./fixtures/startup.ts";
+import { capturingErrors, collect, delay, MODES, waitFor, within } from "./_helpers.ts";
 
 /** Reads an epoch; returns what was read and the error that ended it. */
 async function readUntilError<T>(
@@ -89,8 +90,15 @@ Deno.test("PyDataset worker errors carry the worker's message, class and stack",
 for (const fault of ["close", "exit", "throwOutside", "rejectOutside"] as const) {
   Deno.test(`PyDataset replaces a worker that dies (${fault}) and retries its batch once`, async () => {
     await using dataset = new Faulty(6, { 3: fault }, 1, { workers: 2, useMultiprocessing: true });
-    const { read, error } = await within(readUntilError(dataset.epoch()));
+    const { result: { read, error }, printed } = await capturingErrors(() =>
+      within(readUntilError(dataset.epoch()))
+    );
     assert.equal(error, undefined);
+    assert.equal(printed.length, 1, "the death was reported");
+    assert.match(
+      String(printed[0]![0]),
+      /A worker of Faulty died while fetching batch 3; retrying the batch/,
+    );
     assert.deepEqual(read.map((b) => b[0]), [0, 1, 2, 3, 4, 5]);
     assert.equal(Atomics.load(dataset.deaths, 0), 2, "died once, then the retry worked");
     // The pool is whole again for the next epoch.
@@ -102,7 +110,9 @@ for (const fault of ["close", "exit", "throwOutside", "rejectOutside"] as const)
       workers: 2,
       useMultiprocessing: true,
     });
-    const { read, error } = await within(readUntilError(dataset.epoch()));
+    const { result: { read, error } } = await capturingErrors(() =>
+      within(readUntilError(dataset.epoch()))
+    );
     assert.deepEqual(read.map((b) => b[0]), [0, 1, 2]);
     assert.ok(error instanceof BatchError);
     assert.equal(error.index, 3);
@@ -149,4 +159,47 @@ Deno.test("PyDataset fails clearly when its fields cannot reach the workers", as
         /Cannot send Faulty to its workers as its field "callback" cannot be structured-cloned/,
     },
   );
+});
+
+Deno.test("PyDataset reports a dataset module that fails to load in a worker", async () => {
+  await using dataset = new Startup("throw");
+  await assert.rejects(within(collect(dataset.epoch())), (error) => {
+    assert.ok(error instanceof Error);
+    assert.match(error.message, /Cannot start a worker for Startup from file:.*startup\.ts/);
+    assert.match(error.message, /this module cannot load in a worker/);
+    return true;
+  });
+});
+
+Deno.test("PyDataset refuses to open a worker epoch inside a worker (no if (import.meta.main) guard)", async () => {
+  await using dataset = new Startup("epoch");
+  await assert.rejects(
+    within(collect(dataset.epoch())),
+    /Cannot start workers for Startup inside a dataset worker: put the top-level code .* under if \(import\.meta\.main\)/,
+  );
+});
+
+Deno.test("PyDataset.close does not wait for workers that are still loading", async () => {
+  const dataset = new Startup("slow", { workers: 2 });
+  const pending = collect(dataset.epoch());
+  await delay(50);
+  await within(dataset.close(), 2_000, "close()");
+  await assert.rejects(within(pending), /Startup was closed/);
+});
+
+Deno.test("PyDataset reports a worker that dies between batches, and replaces it", async () => {
+  await using dataset = new Faulty(4, { 1: "throwAfter" }, 1, { useMultiprocessing: true });
+  const { printed: reports } = await capturingErrors(async () => {
+    const first = await within(readUntilError(dataset.epoch()));
+    assert.equal(first.read.length, 4);
+    await waitFor(() => Atomics.load(dataset.deaths, 0) > 0, 5_000);
+    const second = await within(readUntilError(dataset.epoch()));
+    assert.equal(second.read.length, 4);
+  });
+  assert.equal(reports.length, 1);
+  assert.match(
+    String(reports[0]?.[0]),
+    /A worker of Faulty died (between batches|while fetching batch 2; retrying the batch) on a new worker/,
+  );
+  assert.match(String((reports[0]?.[1] as Error).message), /thrown after getItem at 1/);
 });
