@@ -7,41 +7,40 @@
 // - the command line, which Deno lets a program read (/proc/self/cmdline)
 //   only under --allow-all;
 // - the deno.json(c) that Deno loaded: the --config file, or the nearest
-//   config above the main module and above the working directory (Deno
-//   searches from one or the other, depending on the subcommand), where read
-//   access allows.
+//   config above the main module's folder (`deno run`) or above the working
+//   directory (`deno test`, `deno bench`, `deno eval`), where read access
+//   allows.
 //
-// Without evidence we refuse to create scoped workers and say why, rather
-// than let Deno end the process.
+// Without evidence we refuse to create scoped workers and say what we saw,
+// rather than let Deno end the process.
 
 const FEATURE = "worker-options";
 const FLAG = "--unstable-worker-options";
 
-let found = false;
+/** What the search found: the feature on, or why it could not tell. */
+export type WorkerOptionsCheck = { enabled: true } | { enabled: false; seen: string };
 
-/** Whether evidence shows the feature is on; a yes is cached. */
-export function workerOptionsEnabled(): boolean {
-  return found ||= detect();
+let enabled = false;
+
+/** Looks for evidence that the feature is on; a yes is remembered. */
+export function checkWorkerOptions(): WorkerOptionsCheck {
+  if (enabled) return { enabled };
+  const check = detect();
+  enabled = check.enabled;
+  return check;
 }
 
-function detect(): boolean {
+function detect(): WorkerOptionsCheck {
   const args = commandLine();
-  if (args) {
-    if (args.includes(FLAG)) return true;
-    if (args.includes("--no-config")) return false;
-    const explicit = configFlag(args);
-    if (explicit) return enablesFeature(readConfig(explicit));
+  if (args?.includes(FLAG)) return { enabled: true };
+  if (args?.includes("--no-config")) {
+    return { enabled: false, seen: `${FLAG} and a config are not on the command line` };
   }
-  // Deno looks for deno.json from the main module's folder (deno run) or
-  // from the working directory (deno test, deno eval): trust a config only
-  // when both searches find one that turns the feature on.
-  const starts = [Deno.mainModule.startsWith("file:") ? new URL(".", Deno.mainModule) : undefined];
-  try {
-    starts.push(new URL(`file://${Deno.cwd()}/`));
-  } catch {
-    starts.push(undefined);
-  }
-  return starts.every((start) => start !== undefined && searchEnablesFeature(start));
+  const explicit = args && configFlag(args);
+  if (explicit) return configCheck(explicit, readConfig(explicit));
+  const start = searchStart();
+  if (!start) return { enabled: false, seen: "Deno found no deno.json for this main module" };
+  return searchConfig(start);
 }
 
 const ALL_PERMISSIONS = ["read", "write", "net", "env", "run", "ffi", "sys"] as const;
@@ -66,32 +65,78 @@ function configFlag(args: string[]): URL | undefined {
       : arg.startsWith("--config=")
       ? arg.slice("--config=".length)
       : undefined;
-    if (path !== undefined) return new URL(path, `file://${Deno.cwd()}/`);
+    if (path !== undefined) return new URL(path, cwd());
   }
   return undefined;
+}
+
+function cwd(): URL | undefined {
+  try {
+    return new URL(`file://${Deno.cwd()}/`);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where Deno started its search for deno.json: next to the main module for
+ * `deno run`, in the working directory for `deno test`, `deno bench` and
+ * `deno eval` (whose `Deno.test` is real, or whose main module is made up).
+ */
+function searchStart(): URL | undefined {
+  const main = Deno.mainModule;
+  const runs = Deno.test.name === "noopTest" && !/\/\$deno\$/.test(main);
+  if (runs && main.startsWith("file:")) return new URL(".", main);
+  return cwd();
 }
 
 type Config = { unstable?: unknown; workspace?: unknown };
 
 /**
  * Deno's search from `start`: the nearest config decides, and a workspace
- * root above it may also turn the feature on. A config that may exist but
- * cannot be read ends the search with a no.
+ * root above it may also turn the feature on. A config we may not read ends
+ * the search.
  */
-function searchEnablesFeature(start: URL): boolean {
-  let nearest: Config | undefined;
+function searchConfig(start: URL): WorkerOptionsCheck {
+  let nearest: { url: URL; config: Config } | undefined;
   for (let dir = start;; dir = new URL("..", dir)) {
-    for (const name of ["deno.json", "deno.jsonc"]) {
-      const config = readConfig(new URL(name, dir));
-      if (config === "unreadable") return false;
-      if (config === undefined) continue;
-      if (enablesFeature(config)) return nearest === undefined || "workspace" in config;
-      if (nearest === undefined) nearest = config;
-      else if ("workspace" in config) return false;
-      break;
+    const found = configIn(dir);
+    if (found?.config === "unreadable") {
+      return nearest
+        ? configCheck(nearest.url, nearest.config)
+        : configCheck(found.url, "unreadable");
     }
-    if (dir.pathname === "/") return false;
+    if (found && !nearest) {
+      if (enablesFeature(found.config)) return { enabled: true };
+      nearest = { url: found.url, config: found.config };
+    } else if (found && nearest && "workspace" in found.config) {
+      return enablesFeature(found.config)
+        ? { enabled: true }
+        : configCheck(nearest.url, nearest.config);
+    }
+    if (dir.pathname === "/") break;
   }
+  return nearest
+    ? configCheck(nearest.url, nearest.config)
+    : { enabled: false, seen: `there is no deno.json in ${start.pathname} or above` };
+}
+
+/** The config file in `dir`, as Deno picks it: deno.json before deno.jsonc. */
+function configIn(dir: URL): { url: URL; config: Config | "unreadable" } | undefined {
+  for (const name of ["deno.json", "deno.jsonc"]) {
+    const url = new URL(name, dir);
+    const config = readConfig(url);
+    if (config !== undefined) return { url, config };
+  }
+  return undefined;
+}
+
+function configCheck(url: URL, config: Config | "unreadable" | undefined): WorkerOptionsCheck {
+  if (enablesFeature(config)) return { enabled: true };
+  const path = url.pathname;
+  if (config === "unreadable") return { enabled: false, seen: `${path} needs read access` };
+  if (config === undefined) return { enabled: false, seen: `${path} does not exist` };
+  return { enabled: false, seen: `${path} does not list "${FEATURE}" in "unstable"` };
 }
 
 function enablesFeature(config: Config | "unreadable" | undefined): boolean {
@@ -122,9 +167,9 @@ function readConfig(path: URL): Config | "unreadable" | undefined {
   }
 }
 
-/** The error for scoped workers without the feature: what to do about it. */
-export function workerOptionsError(name: string): Error {
+/** The error for scoped workers without the feature: what was seen, what to do. */
+export function workerOptionsError(name: string, seen: string): Error {
   return new Error(
-    `Cannot start workers for ${name} with scoped permissions: Deno allows them only with ${FLAG} (or "unstable": ["${FEATURE}"] in deno.json) and otherwise ends the process, and neither was found (the flag is visible only under --allow-all, deno.json only with read access to it). Add "unstable": ["${FEATURE}"] to deno.json, or set permissions: "inherit" to opt out of scoping`,
+    `Cannot start workers for ${name} with scoped permissions: Deno allows them only with ${FLAG} or "unstable": ["${FEATURE}"] in deno.json (and otherwise ends the process), and neither could be confirmed (${seen}; the flag is visible only under --allow-all): add "unstable": ["${FEATURE}"] to deno.json and let the main process read it, or set permissions: "inherit" to opt out of scoping`,
   );
 }

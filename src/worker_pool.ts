@@ -7,7 +7,7 @@
 // retried once; a batch over `timeout` fails and its worker is replaced.
 
 import { deserializeError } from "./_errors.ts";
-import { workerOptionsEnabled, workerOptionsError } from "./_worker_options.ts";
+import { checkWorkerOptions, workerOptionsError } from "./_worker_options.ts";
 import type { WorkerPermissions } from "./options.ts";
 import { cloneFailure, type FromWorker, type ToWorker } from "./_protocol.ts";
 
@@ -91,8 +91,9 @@ export class WorkerPool {
     this.#state = state;
     this.#settings = settings;
     this.#fatal = undefined;
-    if (this.#options.permissions !== "inherit" && !workerOptionsEnabled()) {
-      throw workerOptionsError(this.#options.name);
+    if (this.#options.permissions !== "inherit") {
+      const check = checkWorkerOptions();
+      if (!check.enabled) throw workerOptionsError(this.#options.name, check.seen);
     }
     while (this.#slots.length < this.#options.size) this.#spawn();
     await Promise.all(this.#slots.map((slot) => slot.ready));

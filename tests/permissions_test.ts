@@ -171,6 +171,23 @@ for (const permissions of ["none", "inherit"] as const) {
     await Deno.writeTextFile(`${dir}/deno.json`, `{ "unstable": ["worker-options"] }`);
     const configured = await runDeno(dir, ["run", "--allow-read", "main.ts"]);
     assert.match(configured.output, /none read 3/, configured.output);
+    // `deno run` uses the deno.json next to the main module, wherever it runs from.
+    const fromRoot = await runDeno("/", ["run", "--allow-read", `${dir}/main.ts`]);
+    assert.match(fromRoot.output, /none read 3/, fromRoot.output);
+    // `deno test` uses the working directory's: none at "/", so no scoped workers.
+    await Deno.writeTextFile(
+      `${dir}/main_test.ts`,
+      `import "./main.ts";\nDeno.test("noop", () => {});\n`,
+    );
+    const tested = await runDeno("/", ["test", "--allow-read", `${dir}/main_test.ts`]);
+    assert.equal(tested.code, 0, tested.output);
+    assert.match(
+      tested.output,
+      /none failed: .*there is no deno\.json in \/ or above/,
+      tested.output,
+    );
+    const testedHere = await runDeno(dir, ["test", "--allow-read", "main_test.ts"]);
+    assert.match(testedHere.output, /none read 3/, testedHere.output);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
