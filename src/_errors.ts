@@ -61,7 +61,7 @@ function errorClass(name: string): ErrorClass {
  */
 export function checkBatch<B>(batch: B): B {
   if (batch === undefined || batch === null) {
-    throw new TypeError(`getItem returned ${batch}: it must return a batch`);
+    throw new TypeError(`Expected getItem to return a batch: current value is ${batch}`);
   }
   return batch;
 }

@@ -15,12 +15,25 @@ export interface EpochPlan<B> {
   maxQueueSize: number;
   /** Aborting it stops the epoch and errors the stream with its reason. */
   signal: AbortSignal;
+  /**
+   * Aborting it ends the epoch at once, without waiting for running
+   * fetches (the dataset is closing).
+   */
+  force: AbortSignal;
   /** Runs `onEpochBegin`. */
   begin(): Promise<void>;
-  /** Decides the epoch's order and readies the fetcher; after `begin`. */
-  prepare(): Promise<EpochOrder>;
+  /**
+   * Decides the epoch's order and readies the fetcher; after `begin`.
+   * `signal` aborts when the epoch is stopped meanwhile.
+   */
+  prepare(signal: AbortSignal): Promise<EpochOrder>;
   /** Fetches one batch; rejects with the error to report for it. */
   fetch(index: number): Promise<B>;
+  /**
+   * Called once when the epoch fails or is aborted, before waiting for
+   * running fetches: the fetcher may abandon them.
+   */
+  abandon(reason: unknown): void;
   /** Runs `onEpochEnd`. */
   end(): Promise<void>;
   /** Called once, right before the stream closes, errors or is cancelled. */
@@ -48,7 +61,10 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   #next = 0;
   /** Positions enqueued so far. */
   #delivered = 0;
-  #running = 0;
+  /** Positions being fetched. */
+  #running = new Set<number>();
+  /** Whether the fetcher was told to abandon what still runs. */
+  #abandoned = false;
   /** Fetched batches waiting for earlier ones. */
   #waiting = new Map<number, B>();
   /** The earliest failed position and its error. */
@@ -57,16 +73,9 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   #stop: { cancelled: boolean; reason: unknown } | undefined;
   #started!: Promise<void>;
   #finishing: Promise<void> | undefined;
-  /** Every batch was read (up to a failure) and nothing runs. */
-  #drained = false;
-  /**
-   * Batches handed to the reader as of the last pull. It starts at 0 so that
-   * the first pull, which may carry a read made before `start` ended, counts
-   * as a waiting read.
-   */
-  #consumedAtPull = 0;
-  /** Whether the last pull was a read request waiting on an empty queue. */
-  #readWaiting = false;
+  /** Aborted when the epoch stops while it is being prepared. */
+  #halt = new AbortController();
+  /** Set while we enqueue: the stream may call `pull` from inside. */
   #enqueuing = false;
   #settled = Promise.withResolvers<void>();
 
@@ -82,20 +91,8 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   }
 
   pull(): void {
-    if (this.#stop || this.#finishing) return;
-    // Every batch the reader takes triggers a pull (the queue never exceeds
-    // its highWaterMark), so a pull without a batch taken since the previous
-    // one is a read request waiting on an empty queue.
-    const consumed = this.#consumed();
-    this.#readWaiting = !this.#enqueuing && consumed === this.#consumedAtPull;
-    this.#consumedAtPull = consumed;
     // A pull from inside our own enqueue: #flush's caller pumps and checks.
-    if (this.#enqueuing) return;
-    if (this.#drained) {
-      // The reader asks for more after taking the last batch: end the epoch.
-      this.#finishing = this.#finish();
-      return;
-    }
+    if (this.#enqueuing || this.#stop || this.#finishing) return;
     this.#flush();
     this.#pump();
     this.#check();
@@ -103,6 +100,7 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
 
   async cancel(reason: unknown): Promise<void> {
     this.#stop ??= { cancelled: true, reason };
+    this.#halt.abort(reason);
     await this.#started.catch(() => {});
     this.#check();
     return this.#settled.promise;
@@ -119,7 +117,7 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     }
     try {
       signal.throwIfAborted();
-      this.#order = await this.#plan.prepare();
+      this.#order = await this.#plan.prepare(AbortSignal.any([signal, this.#halt.signal]));
     } catch (error) {
       let failure = error;
       try {
@@ -152,12 +150,12 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     if (!order || this.#stop || this.#finishing) return;
     const { workers, maxQueueSize } = this.#plan;
     const end = Math.min(order.length, this.#failure?.position ?? Infinity);
-    while (this.#running < workers && this.#next < end) {
+    while (this.#running.size < workers && this.#next < end) {
       // Fetched or fetching but not yet enqueued, plus enqueued but unread.
       const queued = maxQueueSize - (this.#controller.desiredSize ?? 0);
       if (this.#next - this.#delivered + queued >= maxQueueSize + workers) break;
       const position = this.#next++;
-      this.#running++;
+      this.#running.add(position);
       this.#plan.fetch(order.at(position)).then(
         (value) => this.#settle(position, { ok: true, value }),
         (error) => this.#settle(position, { ok: false, error }),
@@ -166,7 +164,7 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   }
 
   #settle(position: number, outcome: Outcome<B>): void {
-    this.#running--;
+    this.#running.delete(position);
     if (!this.#stop) {
       if (outcome.ok) {
         if (position < (this.#failure?.position ?? Infinity)) {
@@ -207,32 +205,37 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     }
   }
 
-  /** Batches the reader has taken: enqueued minus still queued. */
-  #consumed(): number {
-    return this.#delivered - (this.#plan.maxQueueSize - (this.#controller.desiredSize ?? 0));
+  /**
+   * Ends the epoch once nothing runs (at once when the dataset is closing)
+   * and, unless it was stopped, once the reader has taken every batch up to
+   * the end or the failure: closing or erroring the stream earlier would
+   * drop batches.
+   */
+  #check(): void {
+    if (!this.#order || this.#finishing) return;
+    this.#abandonIfUseless();
+    if (this.#running.size > 0 && !this.#plan.force.aborted) return;
+    if (!this.#stop) {
+      const target = this.#failure?.position ?? this.#order.length;
+      if (this.#delivered < target) return;
+      if (this.#controller.desiredSize !== this.#plan.maxQueueSize) return;
+    }
+    this.#finishing = this.#finish();
   }
 
   /**
-   * Ends a stopped epoch once nothing runs. Otherwise notes when the reader
-   * has taken every batch and nothing runs: the epoch ends at the reader's
-   * next read (see `pull`), so that `onEpochEnd` follows the reader's work
-   * on the last batch, and closing or erroring the stream drops nothing.
+   * Once the epoch is aborted, or failed with every earlier batch fetched,
+   * what still runs can only be thrown away: the fetcher may stop it now,
+   * and let go of what it holds.
    */
-  #check(): void {
-    if (!this.#order || this.#finishing || this.#running > 0) return;
-    if (this.#stop) {
-      this.#finishing = this.#finish();
-      return;
-    }
-    const target = this.#failure?.position ?? this.#order.length;
-    if (this.#delivered < target) return;
-    if (this.#controller.desiredSize !== this.#plan.maxQueueSize) return;
-    if (this.#readWaiting && this.#consumed() === this.#consumedAtPull) {
-      // The reader already asked for the batch after the last one.
-      this.#finishing = this.#finish();
-      return;
-    }
-    this.#drained = true;
+  #abandonIfUseless(): void {
+    if (this.#abandoned) return;
+    const aborted = this.#stop !== undefined && !this.#stop.cancelled;
+    const failure = this.#failure;
+    if (!aborted && !failure) return;
+    if (!aborted && [...this.#running].some((position) => position < failure!.position)) return;
+    this.#abandoned = true;
+    this.#plan.abandon(aborted ? this.#stop!.reason : failure!.error);
   }
 
   async #finish(): Promise<void> {

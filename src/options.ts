@@ -1,5 +1,5 @@
 /**
- * Options of {@linkcode PyDataset} and of one epoch, and their validation.
+ * Options of {@linkcode PyDataset} and of one epoch.
  *
  * @module
  */
@@ -11,11 +11,46 @@
  * `{ read: ["./data"], net: ["example.com"] }`).
  *
  * Paths resolve against the current working directory, as on the command
- * line. A worker can never get more than the main process has.
+ * line. A worker can never get more than the main process has. Anything but
+ * `"inherit"` needs Deno's unstable `worker-options` feature
+ * (`"unstable": ["worker-options"]` in deno.json).
+ *
+ * @example Let workers read one folder and nothing else
+ * ```ts
+ * import type { WorkerPermissions } from "@pydataset/pydataset";
+ *
+ * const permissions: WorkerPermissions = { read: ["./data"] };
+ * ```
  */
 export type WorkerPermissions = "none" | "inherit" | Deno.PermissionOptionsObject;
 
-/** Options for constructing a {@linkcode PyDataset}. */
+/**
+ * Options for constructing a {@linkcode PyDataset}: Keras's `workers`,
+ * `use_multiprocessing` and `max_queue_size`, plus the workers' permissions,
+ * the module they import the class from, and a per-batch timeout.
+ *
+ * @example Pass options through a subclass
+ * ```ts
+ * import { PyDataset, type PyDatasetOptions } from "@pydataset/pydataset";
+ * import assert from "node:assert/strict";
+ *
+ * class Ones extends PyDataset<Float32Array> {
+ *   constructor(options: PyDatasetOptions = {}) {
+ *     super({ maxQueueSize: 4, ...options, module: import.meta.url });
+ *   }
+ *   get length(): number {
+ *     return 8;
+ *   }
+ *   getItem(): Float32Array {
+ *     return new Float32Array(16).fill(1);
+ *   }
+ * }
+ *
+ * const ones = new Ones({ workers: 2, timeout: 5_000 });
+ * assert.equal(ones.workers, 2);
+ * assert.equal(ones.maxQueueSize, 4);
+ * ```
+ */
 export interface PyDatasetOptions {
   /**
    * How many batches are fetched at once: concurrent `getItem` calls on the
@@ -53,17 +88,45 @@ export interface PyDatasetOptions {
    * URL of the module that exports the dataset class under its own name,
    * usually `import.meta.url` of that module. Workers import it to rebuild
    * the dataset; required with `useMultiprocessing`.
+   *
+   * @default {undefined}
    */
   module?: string | URL;
   /**
-   * Milliseconds one batch may take before it fails with a `TimeoutError`.
-   * A worker that overruns it is terminated and replaced. A positive number;
-   * unset means no limit.
+   * Milliseconds one batch may take before it fails with a `TimeoutError`;
+   * it also bounds the workers' start-up. A worker that overruns it is
+   * terminated and replaced; a main-thread `getItem` that overruns it is
+   * left to finish, and its result ignored. A positive number; unset means
+   * no limit.
+   *
+   * @default {undefined}
    */
   timeout?: number;
 }
 
-/** Options for one epoch, given to {@linkcode PyDataset.prototype.epoch}. */
+/**
+ * Options for one epoch, given to {@linkcode PyDataset.prototype.epoch}.
+ *
+ * @example Shuffle with a seed, and stop after ten seconds
+ * ```ts
+ * import { type EpochOptions, PyDataset } from "@pydataset/pydataset";
+ * import assert from "node:assert/strict";
+ *
+ * class Indices extends PyDataset<number> {
+ *   get length(): number {
+ *     return 4;
+ *   }
+ *   getItem(index: number): number {
+ *     return index;
+ *   }
+ * }
+ *
+ * const options: EpochOptions = { shuffle: true, seed: 1, signal: AbortSignal.timeout(10_000) };
+ * const seen: number[] = [];
+ * for await (const index of new Indices().epoch(options)) seen.push(index);
+ * assert.deepEqual(seen.toSorted(), [0, 1, 2, 3]);
+ * ```
+ */
 export interface EpochOptions {
   /**
    * Permute the batch order of this epoch with a seeded generator. Infinite
@@ -74,11 +137,19 @@ export interface EpochOptions {
   shuffle?: boolean;
   /**
    * Seed of the shuffle. The same seed gives the same order for the same
-   * epoch number of a dataset, in every run and every mode; consecutive
-   * epochs still get different orders. An integer; unset means a random seed
+   * epoch number of a dataset (epochs opened so far), in every run and
+   * every mode; consecutive shuffled epochs never repeat an order. An integer; unset means a random seed
    * drawn once per dataset.
+   *
+   * @default {undefined}
    */
   seed?: number;
-  /** Aborting it stops fetching and errors the stream with its reason. */
+  /**
+   * Aborting it stops fetching and errors the stream with its reason.
+   * Workers busy with this epoch are terminated; running main-thread
+   * `getItem` calls are waited for.
+   *
+   * @default {undefined}
+   */
   signal?: AbortSignal;
 }

@@ -10,22 +10,33 @@ export interface EpochOrder {
   readonly length: number;
   /** The batch index at `position`. */
   at(position: number): number;
+  /** The shuffled indices; undefined when the order is `0 .. length - 1`. */
+  readonly indices?: Uint32Array;
 }
 
 /**
- * The order of one epoch: `0 .. length - 1`, or, when `shuffle` is set and
- * the dataset is finite, a permutation drawn from `seed`.
+ * The order of one epoch: `0 .. length - 1`, or, given `seeds`, a
+ * permutation drawn from `seeds(0)`. When that equals `avoid` (the previous
+ * epoch's order), it is drawn again from `seeds(1)`, `seeds(2)`, ..., so
+ * that consecutive epochs always differ (from two batches on).
  */
 export function epochOrder(
   length: number,
-  shuffle: boolean,
-  seed: number,
+  seeds?: (attempt: number) => number,
+  avoid?: Uint32Array,
 ): EpochOrder {
-  if (!shuffle || length === Infinity) {
-    return { length, at: (position) => position };
+  if (!seeds) return { length, at: (position) => position };
+  let indices = permutation(length, seeds(0));
+  for (let attempt = 1; length > 1 && avoid && equal(indices, avoid); attempt++) {
+    indices = permutation(length, seeds(attempt));
   }
-  const indices = permutation(length, seed);
-  return { length, at: (position) => indices[position]! };
+  return { length, indices, at: (position) => indices[position]! };
+}
+
+function equal(a: Uint32Array, b: Uint32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A Fisher-Yates shuffle of `0 .. length - 1` driven by `seed`. */

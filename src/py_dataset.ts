@@ -55,10 +55,11 @@ export interface PyDatasetHooks {
    */
   onEpochBegin?(): void | Promise<void>;
   /**
-   * Runs on the main thread exactly once per epoch, when no `getItem` is
-   * running: after the reader took the last batch (before the stream
-   * closes), or after a cancel, an abort or a failed batch. Changes it makes
-   * (e.g. shuffling `this.indices`) reach the workers next epoch.
+   * Runs on the main thread exactly once per epoch: once the reader has
+   * taken the last batch and no `getItem` runs (then the stream closes), or
+   * when the epoch ends early by a cancel, an abort or a failed batch.
+   * Changes it makes (e.g. shuffling `this.indices`) reach the workers next
+   * epoch.
    */
   onEpochEnd?(): void | Promise<void>;
 }
@@ -139,6 +140,8 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
   #seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
   #active: ActiveEpoch | undefined;
   #pool: WorkerPool | undefined;
+  /** The last shuffled order, which the next one must differ from. */
+  #lastShuffle: Uint32Array | undefined;
 
   /**
    * Constructs a new instance; only stores the options, as Keras does.
@@ -198,8 +201,10 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    * workers` ahead of the reader; a reader that stops reading stops the
    * fetching. A failed batch errors the stream with a {@linkcode BatchError}
    * once every earlier batch was read. Cancelling the stream (or breaking
-   * out of `for await`) stops the fetching and resolves once the epoch has
-   * ended.
+   * out of `for await`) stops the fetching and resolves once running
+   * `getItem` calls have settled and the epoch has ended. A failure or an
+   * abort terminates the workers at once (fresh ones start next epoch);
+   * running main-thread calls are waited for.
    *
    * @param options Shuffle, seed and an abort signal.
    * @returns The epoch's batches.
@@ -248,21 +253,34 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
       );
     }
     const number = this.#epochs++;
-    const controller = new AbortController();
+    const closing = new AbortController();
     const settled = Promise.withResolvers<void>();
-    this.#active = { controller, settled: settled.promise };
-    const fetch = this.#fetcher();
+    this.#active = { controller: closing, settled: settled.promise };
+    const pool = this.#options.useMultiprocessing ? this.#workerPool() : undefined;
     return createEpochStream<B>({
       workers: this.#options.workers,
       maxQueueSize: this.#options.maxQueueSize,
-      signal: signal ? AbortSignal.any([signal, controller.signal]) : controller.signal,
+      signal: signal ? AbortSignal.any([signal, closing.signal]) : closing.signal,
+      force: closing.signal,
       begin: () => this.#hook("onEpochBegin"),
-      prepare: async () => {
+      prepare: async (signal) => {
         const length = checkLength(this.length, name);
-        await this.#pool?.begin(number, { ...this } as Record<string, unknown>, this.#settings());
-        return epochOrder(length, shuffle, mixSeed(seed ?? this.#seed, number));
+        const state = { ...this } as Record<string, unknown>;
+        await pool?.begin(number, state, { ...this.#options }, signal);
+        if (!shuffle || length === Infinity) return epochOrder(length);
+        const seeds = (attempt: number) => mixSeed(seed ?? this.#seed, number, attempt);
+        const order = epochOrder(length, seeds, this.#lastShuffle);
+        this.#lastShuffle = order.indices;
+        return order;
       },
-      fetch,
+      fetch: pool ? (index) => this.#fetchIn(pool, index) : (index) => this.#getItem(index),
+      // Workers stop at once on a failure or an abort: nothing is left running.
+      abandon: (reason) => {
+        if (pool && this.#pool === pool) {
+          this.#pool = undefined;
+          pool.close(reason instanceof Error ? reason : new Error(String(reason)));
+        }
+      },
       end: () => this.#hook("onEpochEnd"),
       release: () => {
         this.#active = undefined;
@@ -306,7 +324,10 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
   /**
    * Stops the open epoch (its stream errors with an `Error` that says the
    * dataset was closed), terminates the workers and waits until the epoch
-   * has ended. A later `epoch()` starts fresh workers.
+   * has ended, without waiting for running `getItem` calls: a main-thread
+   * call still running is left to finish, its result ignored. A later
+   * `epoch()` starts fresh workers. Worker-mode datasets keep their workers
+   * (and so the process) alive until closed: use `await using`.
    *
    * @example Close with `await using`
    * ```ts
@@ -341,23 +362,22 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
     return this.close();
   }
 
-  #fetcher(): (index: number) => Promise<B> {
-    if (!this.#options.useMultiprocessing) return (index) => this.#getItem(index);
-    this.#pool ??= new WorkerPool({
+  #workerPool(): WorkerPool {
+    return this.#pool ??= new WorkerPool({
       module: this.#options.module!,
       name: this.constructor.name,
       size: this.#options.workers,
       permissions: this.#options.permissions,
       timeout: this.#options.timeout,
     });
-    const pool = this.#pool;
-    return async (index) => {
-      try {
-        return await pool.fetch(index) as B;
-      } catch (error) {
-        throw this.#batchError(index, error);
-      }
-    };
+  }
+
+  async #fetchIn(pool: WorkerPool, index: number): Promise<B> {
+    try {
+      return await pool.fetch(index) as B;
+    } catch (error) {
+      throw this.#batchError(index, error);
+    }
   }
 
   /** Calls `getItem` on this thread, with the timeout and result check. */
@@ -377,23 +397,23 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
 
   #batchError(index: number, cause: unknown): BatchError {
     const name = this.constructor.name;
-    const missing = this.#options.useMultiprocessing ? missingPermission(cause) : undefined;
-    const message = missing
+    const inWorker = this.#options.useMultiprocessing;
+    const missing = inWorker ? missingPermission(cause) : undefined;
+    let message = missing
       ? `Cannot get batch ${index} of ${name} as its worker lacks ${missing.name} access${
         missing.target === undefined ? "" : ` to "${missing.target}"`
       }: ${permissionAdvice(missing)} (${describe(cause)})`
       : `Cannot get batch ${index} of ${name}: ${describe(cause)}`;
+    if (inWorker && /private member/.test(describe(cause))) {
+      message +=
+        ` (a worker's copy of the dataset has no #private fields, since its constructor does not run there: keep the state getItem needs in public fields)`;
+    }
     return new BatchError(index, message, { cause });
   }
 
   async #hook(name: keyof PyDatasetHooks): Promise<void> {
     const hook = (this as PyDatasetHooks)[name];
     if (typeof hook === "function") await hook.call(this);
-  }
-
-  /** The options a worker's copy is rebuilt with. */
-  #settings(): Record<string, unknown> {
-    return { ...this.#options };
   }
 }
 

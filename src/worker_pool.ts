@@ -86,6 +86,7 @@ export class WorkerPool {
     epoch: number,
     state: Record<string, unknown>,
     settings: Record<string, unknown>,
+    signal: AbortSignal,
   ): Promise<void> {
     this.#epoch = epoch;
     this.#state = state;
@@ -96,8 +97,34 @@ export class WorkerPool {
       if (!check.enabled) throw workerOptionsError(this.#options.name, check.seen);
     }
     while (this.#slots.length < this.#options.size) this.#spawn();
-    await Promise.all(this.#slots.map((slot) => slot.ready));
+    await this.#ready(signal);
     for (const slot of this.#slots) this.#sendState(slot);
+  }
+
+  /**
+   * Waits until every worker has loaded the dataset, for at most `timeout`
+   * when one is set (a worker still loading then is terminated), or until
+   * `signal` aborts.
+   */
+  async #ready(signal: AbortSignal): Promise<void> {
+    const { timeout, name } = this.#options;
+    const { promise: stopped, reject } = Promise.withResolvers<never>();
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    const timer = timeout === undefined ? undefined : setTimeout(() => {
+      const error = new DOMException(
+        `The workers of ${name} did not start within the timeout of ${timeout} ms`,
+        "TimeoutError",
+      );
+      for (const slot of this.#slots) if (!slot.loaded) this.#failLoad(slot, error);
+    }, timeout);
+    try {
+      signal.throwIfAborted();
+      await Promise.race([Promise.all(this.#slots.map((slot) => slot.ready)), stopped]);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    }
   }
 
   /** Fetches batch `index` in a worker. */

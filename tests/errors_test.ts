@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { BatchError } from "../mod.ts";
 import { Faulty } from "./fixtures/faulty.ts";
 import { Numbers } from "./fixtures/numbers.ts";
+import { Private } from "./fixtures/private.ts";
 import { Startup } from "./fixtures/startup.ts";
 import { capturingErrors, collect, delay, MODES, waitFor, within } from "./_helpers.ts";
 
@@ -56,7 +57,10 @@ for (const mode of MODES) {
       assert.equal(read.length, 3);
       assert.ok(error instanceof BatchError);
       assert.equal(error.index, 3);
-      assert.match(error.message, /getItem returned (undefined|null): it must return a batch/);
+      assert.match(
+        error.message,
+        /Expected getItem to return a batch: current value is (undefined|null)/,
+      );
     }
   });
 
@@ -199,7 +203,38 @@ Deno.test("PyDataset reports a worker that dies between batches, and replaces it
   assert.equal(reports.length, 1);
   assert.match(
     String(reports[0]?.[0]),
-    /A worker of Faulty died (between batches|while fetching batch 2; retrying the batch) on a new worker/,
+    /A worker of Faulty died (between batches|while fetching batch [23]; retrying the batch) on a new worker/,
   );
   assert.match(String((reports[0]?.[1] as Error).message), /thrown after getItem at 1/);
+});
+
+Deno.test("PyDataset reports a worker failure at once, even while another batch hangs", async () => {
+  // Batch 3 never ends; batch 2 fails: the workers are stopped, not awaited.
+  const dataset = new Faulty(6, { 2: "throw", 3: "hang" }, Infinity, {
+    workers: 2,
+    useMultiprocessing: true,
+  });
+  const { read, error } = await within(readUntilError(dataset.epoch()), 5_000);
+  assert.equal(read.length, 2);
+  assert.ok(error instanceof BatchError);
+  assert.equal(error.index, 2);
+  // The next epoch starts fresh workers.
+  dataset.faults = {};
+  assert.equal((await within(readUntilError(dataset.epoch()))).read.length, 6);
+  await dataset.close();
+});
+
+Deno.test("PyDataset bounds worker start-up by the timeout", async () => {
+  await using dataset = new Startup("slow", { timeout: 300 });
+  await assert.rejects(within(collect(dataset.epoch()), 5_000), {
+    name: "TimeoutError",
+    message: /The workers of Startup did not start within the timeout of 300 ms/,
+  });
+});
+
+Deno.test("PyDataset explains that #private fields do not reach workers", async () => {
+  await using dataset = new Private(2, { useMultiprocessing: true });
+  const { error } = await within(readUntilError(dataset.epoch()));
+  assert.ok(error instanceof BatchError);
+  assert.match(error.message, /has no #private fields, since its constructor does not run there/);
 });

@@ -11,39 +11,46 @@ Deno.test("PyDataset.onEpochBegin runs before the epoch's first getItem", async 
   assert.equal(dataset.events.indexOf("begin 1"), 0);
 });
 
-Deno.test("PyDataset.onEpochEnd runs once, after the last batch was read and no getItem runs", async () => {
-  const log: string[] = [];
+Deno.test("PyDataset.onEpochEnd runs once, after the last batch was taken and no getItem runs", async () => {
   class Logged extends PyDataset<number> {
     running = 0;
+    log: string[] = [];
     get length(): number {
       return 5;
     }
     async getItem(index: number): Promise<number> {
       this.running++;
-      await delay(1);
+      await delay(index === 4 ? 10 : 1); // the last batch is the slowest
       this.running--;
+      this.log.push(`got ${index}`);
       return index;
     }
     onEpochEnd(): void {
-      log.push(`end (running ${this.running})`);
+      this.log.push(`end (running ${this.running})`);
     }
   }
-  await using dataset = new Logged({ workers: 3, maxQueueSize: 2 });
-  const reader = dataset.epoch().getReader();
-  for (let r = await reader.read(); !r.done; r = await reader.read()) {
-    log.push(`read ${r.value}`);
-    await delay(2); // a slow reader: the queue holds batches when fetching ends
+  for (const pause of [0, 3]) {
+    await using dataset = new Logged({ workers: 3, maxQueueSize: 2 });
+    const reader = dataset.epoch().getReader();
+    const read: number[] = [];
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      read.push(r.value);
+      if (pause) await delay(pause); // a slow reader: the queue holds batches when fetching ends
+    }
+    assert.deepEqual(read, [0, 1, 2, 3, 4]);
+    const end = dataset.log.indexOf("end (running 0)");
+    assert.equal(end, dataset.log.length - 1, `onEpochEnd came last: ${dataset.log}`);
+    assert.equal(dataset.log.filter((e) => e.startsWith("end")).length, 1);
   }
-  log.push("done");
-  assert.deepEqual(log, [
-    "read 0",
-    "read 1",
-    "read 2",
-    "read 3",
-    "read 4",
-    "end (running 0)",
-    "done",
-  ]);
+});
+
+Deno.test("PyDataset.epoch closes once the last batch is taken, without another read", async () => {
+  await using dataset = new Probe(4, { workers: 2 });
+  const reader = dataset.epoch().getReader();
+  for (let i = 0; i < 4; i++) await within(reader.read());
+  await within(reader.closed);
+  assert.equal(dataset.ends, 1);
+  assert.equal((await collect(dataset.epoch())).length, 4, "the next epoch opens at once");
 });
 
 Deno.test("PyDataset.onEpochEnd runs once per epoch over many epochs", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BatchError, PyDataset } from "../mod.ts";
-import { permutation } from "../src/order.ts";
+import { epochOrder, mixSeed } from "../src/order.ts";
 import { CountedNumbers, Numbers } from "./fixtures/numbers.ts";
 import { collect, delay, MODES, within } from "./_helpers.ts";
 
@@ -23,15 +23,11 @@ Deno.test("PyDataset.epoch never serves batches of a cancelled epoch in the next
     await within(reader.cancel());
     const next = firsts(await within(collect(dataset.epoch({ shuffle: true, seed: 3 }))));
     assert.deepEqual(next.toSorted((a, b) => a - b), [...Array(12).keys()], mode.name);
-    assert.deepEqual(next, [...permutation(12, seedOf(3, 1))], "the second epoch's own order");
+    const first = epochOrder(12, (attempt) => mixSeed(3, 0, attempt));
+    const second = epochOrder(12, (attempt) => mixSeed(3, 1, attempt), first.indices);
+    assert.deepEqual(next, [...second.indices!], "the second epoch's own order");
   }
 });
-
-// The order of epoch `epoch` for `seed`, as PyDataset derives it.
-import { mixSeed } from "../src/order.ts";
-function seedOf(seed: number, epoch: number): number {
-  return mixSeed(seed, epoch);
-}
 
 Deno.test("PyDataset.epoch shuffles with a seed: the same order in every run and mode", async () => {
   const orders: number[][][] = [];
@@ -125,6 +121,7 @@ for (const mode of [MODES[1], MODES[2]]) {
       workers: 4,
     });
     const runs = "useMultiprocessing" in mode.options ? 25 : 80;
+    let lastShuffle: Uint32Array | undefined;
     for (let run = 0; run < runs; run++) {
       const n = pick(14);
       const maxQueueSize = 1 + pick(5);
@@ -139,7 +136,9 @@ for (const mode of [MODES[1], MODES[2]]) {
       const callsBefore = Atomics.load(dataset.calls, 0);
       const { begins, ends } = dataset;
       const epoch = dataset.begins; // epochs opened so far: the shuffle's epoch number
-      const order = shuffle ? [...permutation(n, mixSeed(run, epoch))] : [...Array(n).keys()];
+      const drawn = epochOrder(n, (attempt) => mixSeed(run, epoch, attempt), lastShuffle);
+      if (shuffle) lastShuffle = drawn.indices;
+      const order = shuffle ? [...drawn.indices!] : [...Array(n).keys()];
       const firstFailure = order.findIndex((index) => failing.includes(index));
       const seen: number[] = [];
       let error: unknown;
@@ -181,3 +180,20 @@ for (const mode of [MODES[1], MODES[2]]) {
     }
   });
 }
+
+Deno.test("PyDataset.epoch never repeats the previous epoch's shuffled order", async () => {
+  for (const length of [2, 3, 4]) {
+    for (const seed of [7, 42, 0]) {
+      await using dataset = new Numbers(length);
+      let previous: number[] | undefined;
+      for (let epoch = 0; epoch < 12; epoch++) {
+        const order = firsts(await collect(dataset.epoch({ shuffle: true, seed })));
+        assert.deepEqual(order.toSorted((a, b) => a - b), [...Array(length).keys()]);
+        if (previous) {
+          assert.notDeepEqual(order, previous, `length ${length}, seed ${seed}, epoch ${epoch}`);
+        }
+        previous = order;
+      }
+    }
+  }
+});
