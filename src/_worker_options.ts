@@ -107,12 +107,11 @@ function searchConfig(start: URL): WorkerOptionsCheck {
         : configCheck(found.url, "unreadable");
     }
     if (found && !nearest) {
-      if (enablesFeature(found.config)) return { enabled: true };
+      if (enablesFeature(found.config)) return configCheck(found.url, found.config);
       nearest = { url: found.url, config: found.config };
     } else if (found && nearest && "workspace" in found.config) {
-      return enablesFeature(found.config)
-        ? { enabled: true }
-        : configCheck(nearest.url, nearest.config);
+      const root = enablesFeature(found.config) ? found : nearest;
+      return configCheck(root.url, root.config);
     }
     if (dir.pathname === "/") break;
   }
@@ -132,11 +131,38 @@ function configIn(dir: URL): { url: URL; config: Config | "unreadable" } | undef
 }
 
 function configCheck(url: URL, config: Config | "unreadable" | undefined): WorkerOptionsCheck {
-  if (enablesFeature(config)) return { enabled: true };
   const path = url.pathname;
+  if (enablesFeature(config)) {
+    return notLoaded(url, config as Config)
+      ? {
+        enabled: false,
+        seen: `${path} lists "${FEATURE}", but Deno did not load it (--no-config?)`,
+      }
+      : { enabled: true };
+  }
   if (config === "unreadable") return { enabled: false, seen: `${path} needs read access` };
   if (config === undefined) return { enabled: false, seen: `${path} does not exist` };
   return { enabled: false, seen: `${path} does not list "${FEATURE}" in "unstable"` };
+}
+
+/**
+ * Whether Deno visibly ignored `config` (`--no-config`, or another
+ * `--config`): when this module lies under the config's folder and the
+ * config maps imports, resolving one of them from here fails.
+ */
+function notLoaded(url: URL, config: Config & { imports?: unknown }): boolean {
+  const here = import.meta.url;
+  if (!here.startsWith(new URL(".", url).href)) return false;
+  const imports = config.imports;
+  if (typeof imports !== "object" || imports === null) return false;
+  const key = Object.keys(imports)[0];
+  if (key === undefined) return false;
+  try {
+    import.meta.resolve(key.endsWith("/") ? `${key}mod.ts` : key);
+    return false;
+  } catch (error) {
+    return /not a dependency|Relative import path/.test(String(error));
+  }
 }
 
 function enablesFeature(config: Config | "unreadable" | undefined): boolean {

@@ -159,6 +159,28 @@ for (const permissions of ["none", "inherit"] as const) {
       elsewhere.output,
       /none failed: Cannot start workers for Numbers with scoped permissions/,
     );
+    // --no-config inside this repository: its deno.json lists the feature,
+    // but Deno did not load it, which its unresolvable imports reveal.
+    const inside = await Deno.makeTempFile({
+      dir: new URL("tests/", repo).pathname,
+      suffix: ".ts",
+    });
+    try {
+      await Deno.copyFile(`${dir}/main.ts`, inside);
+      const ignored = await runDeno(new URL(".", repo).pathname, [
+        "run",
+        "--no-config",
+        "--allow-read",
+        inside,
+      ]);
+      assert.equal(ignored.code, 0, ignored.output);
+      assert.match(
+        ignored.output,
+        /none failed: .*deno\.json lists "worker-options", but Deno did not load it/,
+      );
+    } finally {
+      await Deno.remove(inside);
+    }
     // With the flag (seen under --allow-all) or the deno.json entry, scoped workers start.
     const flagged = await runDeno(dir, [
       "run",
