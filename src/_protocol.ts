@@ -1,6 +1,6 @@
 // The messages between the main thread and a dataset's workers.
 
-import type { SerializedError } from "./_errors.ts";
+import { describe, type SerializedError } from "./_errors.ts";
 
 /** Main thread → worker. */
 export type ToWorker =
@@ -31,7 +31,7 @@ export function cloneFailure(
     try {
       structuredClone(value);
     } catch (error) {
-      return { key, message: error instanceof Error ? error.message : String(error) };
+      return { key, message: describe(error) };
     }
   }
   return undefined;

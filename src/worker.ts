@@ -5,7 +5,7 @@
 // a worker that closes itself, exits or throws outside getItem reports it
 // instead of vanishing, which Deno's Worker would do without an event.
 
-import { checkBatch, serializeError } from "./_errors.ts";
+import { checkBatch, describe, serializeError } from "./_errors.ts";
 import type { FromWorker, ToWorker } from "./_protocol.ts";
 import { markWorkerContext } from "./_worker_context.ts";
 import { isDatasetClass, reviveDataset } from "./_revive.ts";
@@ -101,7 +101,7 @@ async function fetchBatch(dataset: PyDataset, id: number, index: number): Promis
       error: serializeError(
         new TypeError(
           `The batch cannot be sent from the worker: ${
-            error instanceof Error ? error.message : String(error)
+            describe(error)
           } (a batch may hold typed arrays, arrays, plain objects, numbers and strings, not functions or class instances with private state)`,
           { cause: error },
         ),

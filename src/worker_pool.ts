@@ -6,7 +6,7 @@
 // outside getItem, self.close(), Deno.exit()) is replaced and its batch
 // retried once; a batch over `timeout` fails and its worker is replaced.
 
-import { deserializeError } from "./_errors.ts";
+import { describe, deserializeError } from "./_errors.ts";
 import { checkWorkerOptions, workerOptionsError } from "./_worker_options.ts";
 import type { WorkerPermissions } from "./options.ts";
 import { cloneFailure, type FromWorker, type ToWorker } from "./_protocol.ts";
@@ -71,11 +71,6 @@ export class WorkerPool {
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
     this.#entry = entryUrl(options.module, options.name);
-  }
-
-  /** How many workers are alive now. */
-  get size(): number {
-    return this.#slots.length;
   }
 
   /**
@@ -202,7 +197,7 @@ export class WorkerPool {
       throw new Error(
         `Cannot start workers for ${name} with permissions ${JSON.stringify(permissions)}${
           escalation ? ": the main process must hold every permission its workers get" : ""
-        } (${error instanceof Error ? error.message : String(error)})`,
+        } (${describe(error)})`,
         { cause: error },
       );
     }
