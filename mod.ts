@@ -34,5 +34,6 @@
  */
 
 export * from "./src/batch_error.ts";
+export * from "./src/ndarray.ts";
 export * from "./src/options.ts";
 export * from "./src/py_dataset.ts";

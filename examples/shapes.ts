@@ -1,64 +1,71 @@
 /**
  * A small image data set made on the spot, so that the examples run on a
  * fresh machine with nothing downloaded: PNG files of drawn shapes (circle,
- * square, triangle) in `DIR/<class>/<n>.png`.
+ * square, triangle, cross) in random places, sizes and colours, on noisy
+ * backgrounds, in `DIR/<class>/<n>.png`.
  *
  * @module
  */
 
-import { encode } from "fast-png";
+import UPNG from "upng-js";
 
 /** The classes, in label order. */
-export const CLASSES = ["circle", "square", "triangle"] as const;
+export const CLASSES = ["circle", "cross", "square", "triangle"] as const;
 
 /** Writes `perClass` images of each class into `dir`, unless already there. */
-export async function makeShapes(dir: string, perClass: number, size = 48): Promise<void> {
+export async function makeShapes(dir: string, perClass: number, size = 32): Promise<void> {
   const marker = `${dir}/.complete-${perClass}-${size}`;
   try {
     await Deno.stat(marker);
     return;
   } catch {
-    // not made yet
+    // Not made yet, or made with other settings: start afresh.
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
   let seed = 1;
   const random = () => {
     seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
     return seed / 0x1_0000_0000;
   };
-  for (const [label, name] of CLASSES.entries()) {
+  for (const name of CLASSES) {
     await Deno.mkdir(`${dir}/${name}`, { recursive: true });
     for (let n = 0; n < perClass; n++) {
-      const pixels = draw(label, size, random);
-      await Deno.writeFile(
-        `${dir}/${name}/${n}.png`,
-        encode({ width: size, height: size, data: pixels, channels: 3 }),
-      );
+      const rgba = draw(name, size, random);
+      const png = UPNG.encode([rgba.buffer as ArrayBuffer], size, size, 0);
+      await Deno.writeFile(`${dir}/${name}/${n}.png`, new Uint8Array(png));
     }
   }
   await Deno.writeTextFile(marker, "");
 }
 
-/** Draws one shape of class `label` on a noisy background. */
-function draw(label: number, size: number, random: () => number): Uint8Array {
-  const pixels = new Uint8Array(size * size * 3);
+/** Draws one shape of class `name` on a noisy background, as RGBA. */
+function draw(name: (typeof CLASSES)[number], size: number, random: () => number): Uint8Array {
+  const pixels = new Uint8Array(size * size * 4);
   const background = [random() * 90, random() * 90, random() * 90];
   const colour = [130 + random() * 125, 130 + random() * 125, 130 + random() * 125];
-  const radius = size * (0.18 + random() * 0.17);
+  const radius = size * (0.2 + random() * 0.15);
   const cx = radius + random() * (size - 2 * radius);
   const cy = radius + random() * (size - 2 * radius);
+  const inside = (dx: number, dy: number): boolean => {
+    switch (name) {
+      case "circle":
+        return dx * dx + dy * dy <= radius * radius;
+      case "cross":
+        return (Math.abs(dx) <= radius * 0.3 && Math.abs(dy) <= radius) ||
+          (Math.abs(dy) <= radius * 0.3 && Math.abs(dx) <= radius);
+      case "square":
+        return Math.abs(dx) <= radius * 0.85 && Math.abs(dy) <= radius * 0.85;
+      case "triangle":
+        return dy <= radius * 0.8 && dy >= -radius && Math.abs(dx) <= (dy + radius) * 0.6;
+    }
+  };
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
-      const dx = x + 0.5 - cx;
-      const dy = y + 0.5 - cy;
-      const inside = label === 0
-        ? dx * dx + dy * dy <= radius * radius
-        : label === 1
-        ? Math.abs(dx) <= radius * 0.85 && Math.abs(dy) <= radius * 0.85
-        : dy <= radius * 0.8 && dy >= -radius && Math.abs(dx) <= (dy + radius) * 0.6;
-      const base = inside ? colour : background;
+      const base = inside(x + 0.5 - cx, y + 0.5 - cy) ? colour : background;
       for (let c = 0; c < 3; c++) {
-        pixels[(y * size + x) * 3 + c] = Math.min(255, base[c]! + random() * 30);
+        pixels[(y * size + x) * 4 + c] = Math.min(255, base[c]! + random() * 30);
       }
+      pixels[(y * size + x) * 4 + 3] = 255;
     }
   }
   return pixels;

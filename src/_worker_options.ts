@@ -157,8 +157,11 @@ function notLoaded(url: URL, config: Config & { imports?: unknown }): boolean {
   if (typeof imports !== "object" || imports === null) return false;
   const key = Object.keys(imports)[0];
   if (key === undefined) return false;
+  // Held in a variable: the specifier comes from the config at run time,
+  // so there is nothing for `deno publish` to analyze or rewrite.
+  const resolve = import.meta.resolve;
   try {
-    import.meta.resolve(key.endsWith("/") ? `${key}mod.ts` : key);
+    resolve(key.endsWith("/") ? `${key}mod.ts` : key);
     return false;
   } catch (error) {
     return /not a dependency|Relative import path/.test(String(error));

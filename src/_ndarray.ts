@@ -1,0 +1,30 @@
+// Checks on NDArrays and typed arrays, shared by ndarray() and the adapters.
+
+import type { NDArray, TypedArray } from "./ndarray.ts";
+
+/**
+ * What is wrong with `shape` for `length` values, or undefined when it fits:
+ * used by {@linkcode ndarray} and by adapters to name a bad part.
+ */
+export function shapeProblem(length: number, shape: readonly unknown[]): string | undefined {
+  if (shape.some((size) => !(Number.isSafeInteger(size) && (size as number) >= 0))) {
+    return `shape must hold non-negative integers: current value is [${shape.join(", ")}]`;
+  }
+  const size = (shape as number[]).reduce((product, dimension) => product * dimension, 1);
+  if (size !== length) {
+    return `shape [${shape.join(", ")}] needs ${size} values, but data has ${length}`;
+  }
+  return undefined;
+}
+
+/** Whether `value` is one of the {@linkcode TypedArray}s. */
+export function isTypedArray(value: unknown): value is TypedArray {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView) &&
+    !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array);
+}
+
+/** Whether `value` looks like an {@linkcode NDArray}. */
+export function isNDArray(value: unknown): value is NDArray {
+  return typeof value === "object" && value !== null && isTypedArray((value as NDArray).data) &&
+    Array.isArray((value as NDArray).shape);
+}

@@ -1,0 +1,238 @@
+/**
+ * Turning a batch into the `{ xs, ys }` element that TensorFlow.js's
+ * `model.fitDataset` trains on.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { isNDArray, isTypedArray, shapeProblem } from "../_ndarray.ts";
+import { show } from "../_validate.ts";
+import type { NDArray, TypedArray } from "../ndarray.ts";
+
+/** One input or output of a model: a tensor, or a value that becomes one. */
+export type TensorSource = tf.Tensor | NDArray | TypedArray;
+
+/**
+ * The inputs (or outputs) of a model: one, an array in the model's input
+ * order, or a record keyed by the model's input names.
+ */
+export type BatchPart<T = TensorSource> = T | T[] | Record<string, T>;
+
+/** A batch in one of the layouts {@linkcode batchToTensors} converts. */
+export type TensorBatch = [BatchPart, BatchPart] | { xs: BatchPart; ys: BatchPart };
+
+/** What `model.fitDataset` trains on: inputs `xs` and targets `ys`. */
+export interface TfElement {
+  /** The model's inputs. */
+  xs: BatchPart<tf.Tensor>;
+  /** The model's targets. */
+  ys: BatchPart<tf.Tensor>;
+  /** Lets it stand in a `tf.data.Dataset` (a `TensorContainer`). */
+  [key: string]: BatchPart<tf.Tensor>;
+}
+
+/** Options for {@linkcode batchToTensors}. */
+export interface BatchToTensorsOptions {
+  /**
+   * The dtype of tensors made from `Uint8Array` and `Uint8ClampedArray`
+   * data, such as image bytes.
+   *
+   * @default {"int32"}
+   */
+  uint8?: "int32" | "float32";
+}
+
+/**
+ * Converts a batch into fresh tensors `{ xs, ys }`.
+ *
+ * The batch is `[x, y]` or `{ xs, ys }`, where `x` and `y` are each an
+ * {@linkcode NDArray}, a typed array (a 1-D array of its length), a tensor
+ * (used as it is), or an array or a record of those for models with several
+ * inputs or outputs. Dtypes: `Float32Array` → float32, `Float64Array` →
+ * float32 (tfjs has no float64), `Int32Array`, `Int16Array`, `Int8Array`,
+ * `Uint16Array` → int32, `Uint8Array` and `Uint8ClampedArray` → int32 (or
+ * float32 with `uint8: "float32"`), `Uint32Array` → int32 when every value
+ * fits, else a `RangeError`.
+ *
+ * Everything is checked before any tensor is made, so a bad batch leaks
+ * nothing.
+ *
+ * @param batch What `getItem` returned.
+ * @param options Dtype choices.
+ * @returns Fresh tensors, which `fitDataset` disposes after its step.
+ * @throws {TypeError} A batch in another layout, a part that is not an array
+ * of values, data that does not fill its shape, or parts that disagree on
+ * the batch size; the message names the part.
+ * @throws {RangeError} A `Uint32Array` value above int32's range.
+ *
+ * @example Convert an `[x, y]` batch
+ * ```ts
+ * import { ndarray } from "@pydataset/pydataset";
+ * import { batchToTensors } from "@pydataset/pydataset/tfjs";
+ * import * as tf from "@tensorflow/tfjs";
+ * import assert from "node:assert/strict";
+ *
+ * const { xs, ys } = batchToTensors([
+ *   ndarray(new Float32Array(6), [2, 3]),
+ *   Int32Array.of(0, 1),
+ * ]);
+ * assert.deepEqual((xs as tf.Tensor).shape, [2, 3]);
+ * assert.equal((ys as tf.Tensor).dtype, "int32");
+ * tf.dispose([xs as tf.Tensor, ys as tf.Tensor]);
+ * ```
+ */
+export function batchToTensors(batch: unknown, options: BatchToTensorsOptions = {}): TfElement {
+  const { xs, ys } = layout(batch);
+  const leaves: Leaf[] = [];
+  const plan = { xs: planPart(xs, "xs", leaves), ys: planPart(ys, "ys", leaves) };
+  checkBatchSizes(leaves);
+  const made: tf.Tensor[] = [];
+  try {
+    const build = (part: PartPlan): BatchPart<tf.Tensor> => {
+      if (part.kind === "leaf") return makeTensor(part.leaf, options, made);
+      if (part.kind === "array") return part.items.map((leaf) => makeTensor(leaf, options, made));
+      return Object.fromEntries(
+        Object.entries(part.items).map(([key, leaf]) => [key, makeTensor(leaf, options, made)]),
+      );
+    };
+    return { xs: build(plan.xs), ys: build(plan.ys) };
+  } catch (error) {
+    tf.dispose(made);
+    throw error;
+  }
+}
+
+interface Leaf {
+  /** Where it is in the batch, e.g. `xs`, `xs[1]`, `ys.label`. */
+  name: string;
+  value: tf.Tensor | NDArray;
+}
+
+type PartPlan =
+  | { kind: "leaf"; leaf: Leaf }
+  | { kind: "array"; items: Leaf[] }
+  | { kind: "record"; items: Record<string, Leaf> };
+
+function layout(batch: unknown): { xs: unknown; ys: unknown } {
+  if (Array.isArray(batch) && batch.length === 2) return { xs: batch[0], ys: batch[1] };
+  if (
+    typeof batch === "object" && batch !== null && !Array.isArray(batch) && "xs" in batch &&
+    "ys" in batch
+  ) {
+    return { xs: batch.xs, ys: batch.ys };
+  }
+  throw new TypeError(
+    `Cannot convert the batch to tensors as it is neither [x, y] nor { xs, ys }: current value is ${
+      describeBatch(batch)
+    } (map other layouts with the toTensors option)`,
+  );
+}
+
+function planPart(part: unknown, name: string, leaves: Leaf[]): PartPlan {
+  const leaf = asLeaf(part, name);
+  if (leaf) {
+    leaves.push(leaf);
+    return { kind: "leaf", leaf };
+  }
+  if (Array.isArray(part)) {
+    const items = part.map((item, i) => requireLeaf(item, `${name}[${i}]`));
+    leaves.push(...items);
+    return { kind: "array", items };
+  }
+  if (typeof part === "object" && part !== null) {
+    const items: Record<string, Leaf> = {};
+    for (const [key, item] of Object.entries(part)) {
+      items[key] = requireLeaf(item, `${name}.${key}`);
+      leaves.push(items[key]);
+    }
+    return { kind: "record", items };
+  }
+  return { kind: "leaf", leaf: requireLeaf(part, name) };
+}
+
+function requireLeaf(value: unknown, name: string): Leaf {
+  const leaf = asLeaf(value, name);
+  if (!leaf) {
+    throw new TypeError(
+      `Cannot convert ${name} to a tensor as it is not an NDArray, a typed array or a tensor: current value is ${
+        describeBatch(value)
+      }`,
+    );
+  }
+  return leaf;
+}
+
+function asLeaf(value: unknown, name: string): Leaf | undefined {
+  if (value instanceof tf.Tensor) return { name, value };
+  if (isTypedArray(value)) return { name, value: { data: value, shape: [value.length] } };
+  if (isNDArray(value)) {
+    const problem = shapeProblem(value.data.length, value.shape);
+    if (problem) throw new TypeError(`Cannot convert ${name} to a tensor as its ${problem}`);
+    return { name, value };
+  }
+  return undefined;
+}
+
+function checkBatchSizes(leaves: Leaf[]): void {
+  const sizes = leaves.map(({ name, value }) => {
+    if (value.shape.length === 0) {
+      throw new TypeError(
+        `Cannot convert ${name} to a tensor of a batch as it has no batch dimension: its shape is []`,
+      );
+    }
+    return `${name} has ${value.shape[0]}`;
+  });
+  const first = leaves[0]?.value.shape[0];
+  if (leaves.some(({ value }) => value.shape[0] !== first)) {
+    throw new TypeError(
+      `Cannot convert the batch to tensors as its parts disagree on the batch size: ${
+        sizes.join(", ")
+      }`,
+    );
+  }
+}
+
+function makeTensor(leaf: Leaf, options: BatchToTensorsOptions, made: tf.Tensor[]): tf.Tensor {
+  if (leaf.value instanceof tf.Tensor) return leaf.value;
+  const { data, shape } = leaf.value;
+  const [typed, dtype] = values(data, leaf.name, options);
+  const tensor = tf.tensor(typed, shape, dtype);
+  made.push(tensor);
+  return tensor;
+}
+
+function values(
+  data: TypedArray,
+  name: string,
+  options: BatchToTensorsOptions,
+): [Float32Array | Int32Array, "float32" | "int32"] {
+  if (data instanceof Float32Array) return [data, "float32"];
+  if (data instanceof Int32Array) return [data, "int32"];
+  if (data instanceof Float64Array) return [Float32Array.from(data), "float32"];
+  if (data instanceof Uint8Array || data instanceof Uint8ClampedArray) {
+    return options.uint8 === "float32"
+      ? [Float32Array.from(data), "float32"]
+      : [Int32Array.from(data), "int32"];
+  }
+  if (data instanceof Uint32Array) {
+    const index = data.findIndex((value) => value > 0x7fff_ffff);
+    if (index !== -1) {
+      throw new RangeError(
+        `Cannot convert ${name} to an int32 tensor as its value ${
+          data[index]
+        } at ${index} is above 2147483647`,
+      );
+    }
+  }
+  return [Int32Array.from(data), "int32"];
+}
+
+function describeBatch(value: unknown): string {
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (isTypedArray(value)) return value.constructor.name;
+  if (typeof value === "object" && value !== null) {
+    return `an object with keys ${JSON.stringify(Object.keys(value))}`;
+  }
+  return show(value);
+}
