@@ -330,3 +330,28 @@ Deno.test("toTfDataset stops on its signal", async () => {
   assert.equal(blobs.fetched().length, 0);
   model.dispose();
 });
+
+class TwoInputs extends Blobs {
+  override getItem(index: number) {
+    const [x, y] = super.getItem(index);
+    const first = ndarray(x.data.filter((_, i) => i % 2 === 0), [this.batchSize, 1]);
+    const second = ndarray(x.data.filter((_, i) => i % 2 === 1), [this.batchSize, 1]);
+    // Inputs keyed by the model's input names; outputs as an array in output order.
+    return [{ left: first, right: second }, [y]] as unknown as ReturnType<Blobs["getItem"]>;
+  }
+}
+
+Deno.test("toTfDataset feeds a multi-input model by input names", async () => {
+  const left = tf.input({ shape: [1], name: "left" });
+  const right = tf.input({ shape: [1], name: "right" });
+  const joined = tf.layers.concatenate().apply([left, right]) as tf.SymbolicTensor;
+  const hidden = tf.layers.dense({ units: 4, activation: "relu" }).apply(joined);
+  const output = tf.layers.dense({ units: 1, activation: "sigmoid", name: "label" })
+    .apply(hidden) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: [left, right], outputs: output });
+  model.compile({ optimizer: tf.train.adam(0.05), loss: "binaryCrossentropy" });
+  await using data = new TwoInputs(4);
+  const history = await model.fitDataset(toTfDataset(data), { epochs: 2, verbose: 0 });
+  assert.equal(history.history.loss?.length, 2);
+  model.dispose();
+});
