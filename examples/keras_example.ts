@@ -5,8 +5,8 @@
  * trains a small model on the main thread with `model.fitDataset`.
  *
  * ```sh
- * deno task demo                 # makes 3,000 PNG files in .cache/shapes first
- * deno task demo --data DIR      # any DIR/<class>/<image>.png folder
+ * deno task demo                 # makes 6,000 PNG files in .cache/shapes first
+ * deno task demo --data DIR      # any DIR/<class>/<image> folder of PNG or JPEG files
  * deno task demo --help
  * ```
  *
@@ -21,16 +21,16 @@ import { toTfDataset } from "../tfjs.ts";
 import { type ImageBatch, ImageFiles } from "./image_dataset.ts";
 import { listImages, makeShapes } from "./shapes.ts";
 
-const HELP = `Trains a small TensorFlow.js model on a folder of PNG images, read as
-Keras-style batches by a PyDataset.
+const HELP = `Trains a small TensorFlow.js model on a folder of images, read as Keras-style
+batches by a PyDataset.
 
 Usage: deno task demo [options]
 
-  --data DIR            images in DIR/<class>/<image>.png (default: make .cache/shapes)
+  --data DIR            PNG or JPEG images in DIR/<class>/<image> (default: make .cache/shapes)
   --workers N           batches fetched at once (default 2)
   --multiprocessing     fetch in Web Workers; --no-multiprocessing: main thread (default on)
   --max-queue-size N    batches that may wait for the model (default 10)
-  --epochs N            epochs to train (default 20)
+  --epochs N            epochs to train (default 8)
   --batch-size N        images per batch (default 32)
   --size N              images are resized to N×N (default 16)
   --backend NAME        TensorFlow.js backend: wasm or cpu (default wasm)
@@ -72,7 +72,7 @@ function settings(args: string[]): Settings | undefined {
     workers: integer(values.workers, "workers", 2),
     multiprocessing: values.multiprocessing,
     maxQueueSize: integer(values["max-queue-size"], "max-queue-size", 10),
-    epochs: integer(values.epochs, "epochs", 20),
+    epochs: integer(values.epochs, "epochs", 8),
     batchSize: integer(values["batch-size"], "batch-size", 32),
     size: integer(values.size, "size", 16),
     backend: values.backend,
@@ -128,7 +128,7 @@ function model(size: number, classes: number): tf.Sequential {
     ],
   });
   net.compile({
-    optimizer: tf.train.adam(0.001),
+    optimizer: tf.train.adam(0.003),
     loss: "sparseCategoricalCrossentropy",
     metrics: ["accuracy"],
   });
@@ -201,10 +201,15 @@ async function main(args: string[]): Promise<void> {
   let dir = options.data;
   if (dir === undefined) {
     dir = ".cache/shapes";
-    await makeShapes(dir, 750);
+    await makeShapes(dir, 1500);
   }
-  const { x, y, classes } = await listImages(dir);
-  if (x.length === 0) throw new Error(`No PNG images found in ${dir}/<class>/`);
+  const { x, y, classes, skipped } = await listImages(dir);
+  if (classes.length < 2) {
+    throw new Error(
+      `Found ${classes.length} class folders with PNG or JPEG images in ${dir}: training needs two or more (${dir}/<class>/<image>)`,
+    );
+  }
+  if (skipped > 0) console.log(`skipped ${skipped} files that are not PNG or JPEG images`);
   // Every fifth image is held out, so both sets hold every class.
   const heldOut = (_: unknown, i: number) => i % 5 === 0;
   const kept = (_: unknown, i: number) => i % 5 !== 0;
@@ -286,4 +291,12 @@ async function main(args: string[]): Promise<void> {
   net.dispose();
 }
 
-if (import.meta.main) await main(Deno.args);
+if (import.meta.main) {
+  try {
+    await main(Deno.args);
+  } catch (error) {
+    // Bad flags and data get a message, not a stack trace.
+    console.error(`error: ${error instanceof Error ? error.message : String(error)}\n\n${HELP}`);
+    Deno.exit(2);
+  }
+}

@@ -71,27 +71,39 @@ function draw(name: (typeof CLASSES)[number], size: number, random: () => number
   return pixels;
 }
 
-/** Lists `dir/<class>/<image>` files: paths and labels (class order by name). */
+/** The image files a class folder may hold. */
+const IMAGE = /\.(png|jpe?g)$/i;
+
+/**
+ * Lists `dir/<class>/<image>` files (PNG or JPEG): paths, labels (classes in
+ * name order), and how many other files were skipped. Hidden folders and
+ * folders without images are not classes.
+ */
 export async function listImages(
   dir: string,
-): Promise<{ x: string[]; y: number[]; classes: string[] }> {
-  const classes: string[] = [];
+): Promise<{ x: string[]; y: number[]; classes: string[]; skipped: number }> {
+  const folders: string[] = [];
   for await (const entry of Deno.readDir(dir)) {
-    if (entry.isDirectory) classes.push(entry.name);
+    if (entry.isDirectory && !entry.name.startsWith(".")) folders.push(entry.name);
   }
-  classes.sort();
+  folders.sort();
   const x: string[] = [];
   const y: number[] = [];
-  for (const [label, name] of classes.entries()) {
+  const classes: string[] = [];
+  let skipped = 0;
+  for (const name of folders) {
     const files: string[] = [];
     for await (const entry of Deno.readDir(`${dir}/${name}`)) {
-      if (entry.isFile && /\.png$/i.test(entry.name)) files.push(`${dir}/${name}/${entry.name}`);
+      if (entry.isFile && IMAGE.test(entry.name)) files.push(`${dir}/${name}/${entry.name}`);
+      else skipped++;
     }
+    if (files.length === 0) continue;
     files.sort();
     for (const file of files) {
       x.push(file);
-      y.push(label);
+      y.push(classes.length);
     }
+    classes.push(name);
   }
-  return { x, y, classes };
+  return { x, y, classes, skipped };
 }

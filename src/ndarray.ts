@@ -10,6 +10,7 @@ import { show } from "./_validate.ts";
 
 /** The typed arrays an {@linkcode NDArray} may hold. */
 export type TypedArray =
+  | Float16Array
   | Float32Array
   | Float64Array
   | Int8Array
@@ -48,9 +49,8 @@ export interface NDArray<T extends TypedArray = TypedArray> {
  * @param data The values, in row-major order.
  * @param shape The size of each dimension: non-negative integers.
  * @returns `{ data, shape }`, with a copy of `shape`.
- * @throws {TypeError} `data` is not a typed array, or `shape` not an array.
- * @throws {RangeError} A dimension that is not a non-negative integer, or a
- * shape whose size differs from `data.length`.
+ * @throws {TypeError} `data` is not a typed array, `shape` not an array of
+ * non-negative integers, or a shape whose size differs from `data.length`.
  *
  * @example Make a batch of labels
  * ```ts
@@ -59,7 +59,7 @@ export interface NDArray<T extends TypedArray = TypedArray> {
  *
  * const labels = ndarray(Int32Array.of(0, 2, 1), [3]);
  * assert.deepEqual(labels.shape, [3]);
- * assert.throws(() => ndarray(new Float32Array(5), [2, 3]), RangeError);
+ * assert.throws(() => ndarray(new Float32Array(5), [2, 3]), TypeError);
  * ```
  */
 export function ndarray<T extends TypedArray>(data: T, shape: readonly number[]): NDArray<T> {
@@ -74,6 +74,6 @@ export function ndarray<T extends TypedArray>(data: T, shape: readonly number[])
     );
   }
   const problem = shapeProblem(data.length, shape);
-  if (problem) throw new RangeError(`Cannot make an NDArray as ${problem}`);
+  if (problem) throw new TypeError(`Cannot make an NDArray as its ${problem}`);
   return { data, shape: [...shape] };
 }

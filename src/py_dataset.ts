@@ -242,7 +242,7 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
     const { shuffle = false, seed, signal } = resolveEpochOptions(options, name);
     if (this.#active) {
       throw new Error(
-        `Cannot open an epoch of ${name} as its previous epoch's stream is still open: read it to the end or cancel it first`,
+        `Cannot open an epoch of ${name} as its previous epoch's stream is still open: read it to the end, cancel it, or close the dataset first`,
       );
     }
     signal?.throwIfAborted();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ImageFiles } from "../examples/image_dataset.ts";
+import jpeg from "jpeg-js";
+import { decodeImage, decodePng, ImageFiles } from "../examples/image_dataset.ts";
 import { listImages, makeShapes } from "../examples/shapes.ts";
 import { collect, within } from "./_helpers.ts";
 
@@ -7,9 +8,24 @@ Deno.test("The Keras example reads image files into batches in read-scoped worke
   const dir = await Deno.makeTempDir();
   try {
     await makeShapes(dir, 7, 40);
-    const { x, y, classes } = await listImages(dir);
+    // A JPEG counts too; other files, hidden and empty folders do not.
+    const square = decodePng(await Deno.readFile(`${dir}/square/0.png`));
+    const rgba = new Uint8Array(40 * 40 * 4).map((_, i) =>
+      i % 4 === 3 ? 255 : square.data[(i >> 2) * 3 + (i % 4)]!
+    );
+    await Deno.writeFile(
+      `${dir}/square/extra.jpg`,
+      jpeg.encode({ width: 40, height: 40, data: rgba }, 90).data,
+    );
+    await Deno.writeTextFile(`${dir}/square/notes.txt`, "not an image");
+    await Deno.mkdir(`${dir}/.hidden`);
+    await Deno.mkdir(`${dir}/empty`);
+    const { x, y, classes, skipped } = await listImages(dir);
     assert.deepEqual(classes, ["circle", "cross", "square", "triangle"]);
-    assert.equal(x.length, 28);
+    assert.equal(x.length, 29);
+    assert.equal(skipped, 1);
+    const decoded = decodeImage("extra.jpg", await Deno.readFile(`${dir}/square/extra.jpg`));
+    assert.deepEqual([decoded.width, decoded.height, decoded.data.length], [40, 40, 40 * 40 * 3]);
     await using dataset = new ImageFiles(x, y, 8, 16, {
       workers: 2,
       useMultiprocessing: true,
@@ -17,7 +33,7 @@ Deno.test("The Keras example reads image files into batches in read-scoped worke
     });
     const batches = await within(collect(dataset.epoch({ shuffle: true, seed: 3 })));
     const shapes = batches.map(([images]) => images.shape);
-    assert.deepEqual(shapes.map(([n]) => n).sort(), [4, 8, 8, 8], "a short last batch");
+    assert.deepEqual(shapes.map(([n]) => n).sort(), [5, 8, 8, 8], "a short last batch");
     assert.ok(shapes.every(([, h, w, c]) => h === 16 && w === 16 && c === 3));
     const labels = batches.flatMap(([, l]) => [...l.data]).sort();
     assert.deepEqual(labels, [...y].sort());

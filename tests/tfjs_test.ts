@@ -31,6 +31,7 @@ Deno.test("batchToTensors converts [x, y] and { xs, ys } batches with the docume
   const cases: [unknown, string][] = [
     [new Float32Array(2), "float32"],
     [new Float64Array(2), "float32"],
+    [new Float16Array(2), "float32"],
     [new Int32Array(2), "int32"],
     [new Int16Array(2), "int32"],
     [new Int8Array(2), "int32"],
@@ -118,6 +119,11 @@ Deno.test("batchToTensors names the part that is wrong, and leaks nothing", asyn
       /xs to an int32 tensor as its value 4000000000 at 1 is above 2147483647/,
     ],
   ];
+  await t.step("tensors handed in are disposed with a rejected batch", () => {
+    const handed = [tf.ones([2, 1]), tf.ones([3, 1])];
+    assert.throws(() => batchToTensors(handed), /xs has 2, ys has 3/);
+    assert.ok(handed.every((tensor) => tensor.isDisposed));
+  });
   for (const [name, batch, type, message] of cases) {
     await t.step(name, () => {
       assert.throws(() => batchToTensors(batch), (error) => {
@@ -354,4 +360,94 @@ Deno.test("toTfDataset feeds a multi-input model by input names", async () => {
   const history = await model.fitDataset(toTfDataset(data), { epochs: 2, verbose: 0 });
   assert.equal(history.history.loss?.length, 2);
   model.dispose();
+});
+
+Deno.test("toTfDataset ends a pass abandoned through another toTfDataset of the same source", async () => {
+  for (const mode of MODES) {
+    await using blobs = new Blobs(50, 8, { ...mode.options, maxQueueSize: 2 });
+    const model = tinyModel();
+    let steps = 0;
+    await model.fitDataset(toTfDataset(blobs), {
+      epochs: 2,
+      verbose: 0,
+      callbacks: {
+        onBatchEnd() {
+          if (++steps === 2) model.stopTraining = true;
+        },
+      },
+    });
+    assert.equal(blobs.ends, 0, "abandoned by fitDataset, still open");
+    await model.evaluateDataset(toTfDataset(blobs), {});
+    assert.equal(blobs.begins, 2);
+    assert.equal(blobs.ends, 2, "the abandoned pass ended, then the evaluation's");
+    model.dispose();
+  }
+});
+
+Deno.test("toTfDataset's dataset, disposed, ends a pass that fitDataset left open", async () => {
+  const events: string[] = [];
+  const source = ({ signal }: { signal: AbortSignal }) => {
+    signal.addEventListener("abort", () => events.push("aborted"));
+    let index = 0;
+    return new ReadableStream({
+      pull(controller) {
+        controller.enqueue([
+          ndarray(new Float32Array(16), [8, 2]),
+          ndarray(new Float32Array(8), [8, 1]),
+        ]);
+        index++;
+      },
+      cancel() {
+        events.push(`cancelled after ${index}`);
+      },
+    }, { highWaterMark: 0 });
+  };
+  const model = tinyModel();
+  {
+    await using dataset = toTfDataset(source);
+    await model.fitDataset(dataset, { epochs: 1, batchesPerEpoch: 3, verbose: 0 });
+    assert.deepEqual(events, []);
+  }
+  assert.deepEqual(events, ["cancelled after 3", "aborted"]);
+  model.dispose();
+});
+
+Deno.test("toTfDataset stops fitDataset when its signal aborts mid-pass", async () => {
+  for (const mode of MODES) {
+    await using blobs = new Blobs(40, 8, mode.options);
+    const controller = new AbortController();
+    const model = tinyModel();
+    let steps = 0;
+    await assert.rejects(
+      model.fitDataset(toTfDataset(blobs, { signal: controller.signal }), {
+        epochs: 2,
+        verbose: 0,
+        callbacks: {
+          onBatchEnd() {
+            if (++steps === 3) controller.abort(new Error("user stop"));
+          },
+        },
+      }),
+      /user stop/,
+    );
+    assert.ok(steps < 40, `stopped after ${steps} steps`);
+    assert.equal(blobs.ends, 1);
+    model.dispose();
+  }
+});
+
+Deno.test("toTfDataset rejects options that cannot apply", () => {
+  const stream = () => new ReadableStream();
+  assert.throws(() => toTfDataset(stream, { shuffle: true }), {
+    name: "TypeError",
+    message: /shuffle or seed from a function source/,
+  });
+  assert.throws(() => toTfDataset(new Blobs(1), { uint8: "float64" as "float32" }), {
+    name: "TypeError",
+    message: /uint8 must be "int32" or "float32": current value is "float64"/,
+  });
+  assert.throws(() => toTfDataset(42 as unknown as typeof stream), {
+    name: "TypeError",
+    message: /source must be a PyDataset or a function that opens a stream: current value is 42/,
+  });
 });

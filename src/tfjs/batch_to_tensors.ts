@@ -49,8 +49,8 @@ export interface BatchToTensorsOptions {
  * The batch is `[x, y]` or `{ xs, ys }`, where `x` and `y` are each an
  * {@linkcode NDArray}, a typed array (a 1-D array of its length), a tensor
  * (used as it is), or an array or a record of those for models with several
- * inputs or outputs. Dtypes: `Float32Array` → float32, `Float64Array` →
- * float32 (tfjs has no float64), `Int32Array`, `Int16Array`, `Int8Array`,
+ * inputs or outputs. Dtypes: `Float32Array` → float32, `Float64Array` and
+ * `Float16Array` → float32 (tfjs has neither), `Int32Array`, `Int16Array`, `Int8Array`,
  * `Uint16Array` → int32, `Uint8Array` and `Uint8ClampedArray` → int32 (or
  * float32 with `uint8: "float32"`), `Uint32Array` → int32 when every value
  * fits, else a `RangeError`.
@@ -83,12 +83,12 @@ export interface BatchToTensorsOptions {
  * ```
  */
 export function batchToTensors(batch: unknown, options: BatchToTensorsOptions = {}): TfElement {
-  const { xs, ys } = layout(batch);
-  const leaves: Leaf[] = [];
-  const plan = { xs: planPart(xs, "xs", leaves), ys: planPart(ys, "ys", leaves) };
-  checkBatchSizes(leaves);
   const made: tf.Tensor[] = [];
   try {
+    const { xs, ys } = layout(batch);
+    const leaves: Leaf[] = [];
+    const plan = { xs: planPart(xs, "xs", leaves), ys: planPart(ys, "ys", leaves) };
+    checkBatchSizes(leaves);
     const build = (part: PartPlan): BatchPart<tf.Tensor> => {
       if (part.kind === "leaf") return makeTensor(part.leaf, options, made);
       if (part.kind === "array") return part.items.map((leaf) => makeTensor(leaf, options, made));
@@ -98,9 +98,24 @@ export function batchToTensors(batch: unknown, options: BatchToTensorsOptions = 
     };
     return { xs: build(plan.xs), ys: build(plan.ys) };
   } catch (error) {
-    tf.dispose(made);
+    // Tensors in a rejected batch were made for it, and nobody else will
+    // dispose them: neither ours nor those handed in.
+    tf.dispose([...made, ...tensorsIn(batch)]);
     throw error;
   }
+}
+
+/** The tensors anywhere in a batch's parts (two levels down, as layouts go). */
+function tensorsIn(batch: unknown): tf.Tensor[] {
+  const found: tf.Tensor[] = [];
+  const visit = (value: unknown, depth: number): void => {
+    if (value instanceof tf.Tensor) found.push(value);
+    else if (depth < 3 && typeof value === "object" && value !== null && !isTypedArray(value)) {
+      for (const item of Object.values(value)) visit(item, depth + 1);
+    }
+  };
+  visit(batch, 0);
+  return found;
 }
 
 interface Leaf {
@@ -209,7 +224,9 @@ function values(
 ): [Float32Array | Int32Array, "float32" | "int32"] {
   if (data instanceof Float32Array) return [data, "float32"];
   if (data instanceof Int32Array) return [data, "int32"];
-  if (data instanceof Float64Array) return [Float32Array.from(data), "float32"];
+  if (data instanceof Float64Array || data instanceof Float16Array) {
+    return [Float32Array.from(data), "float32"];
+  }
   if (data instanceof Uint8Array || data instanceof Uint8ClampedArray) {
     return options.uint8 === "float32"
       ? [Float32Array.from(data), "float32"]

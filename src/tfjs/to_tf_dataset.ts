@@ -6,14 +6,15 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { show } from "../_validate.ts";
 import type { PyDataset } from "../py_dataset.ts";
 import { batchToTensors, type BatchToTensorsOptions, type TfElement } from "./batch_to_tensors.ts";
 
 /**
  * Where batches come from: a {@linkcode PyDataset} (one epoch per pass), or
- * a function that opens a stream of batches for one pass, e.g.
- * `() => batchesFromResponse(await fetch(url))`. The function gets a signal
- * that aborts when the pass is abandoned.
+ * a function that opens a stream of batches for one pass, such as one that
+ * decodes the body of a `fetch` response. The function gets a signal that
+ * aborts when the pass ends early; pass it on to `fetch`.
  */
 export type BatchSource<B> =
   | PyDataset<B>
@@ -60,9 +61,10 @@ export interface ToTfDatasetOptions<B> extends BatchToTensorsOptions {
  * opens only on its first `next()`, so exactly one `PyDataset` epoch runs per
  * trained epoch. An iterator that `fitDataset` abandons (`batchesPerEpoch`,
  * `model.stopTraining`) is never closed by tfjs: its stream is cancelled
- * before the next one opens (so `onEpochEnd` runs), and `dataset.close()`
- * ends one left over after training. A failed batch fails `fitDataset` with
- * its {@linkcode BatchError}.
+ * when the next pass over the same source opens, through this dataset or
+ * another `toTfDataset` of it (so `onEpochEnd` runs), or when the returned
+ * dataset is disposed (`await using`) or the `PyDataset` closed. A failed
+ * batch fails `fitDataset` with its {@linkcode BatchError}.
  *
  * Chaining `.prefetch()` or `.shuffle()` on the result buffers tensors that
  * leak if the pass is abandoned: the `PyDataset` already prefetches.
@@ -103,29 +105,23 @@ export interface ToTfDatasetOptions<B> extends BatchToTensorsOptions {
 export function toTfDataset<B>(
   source: BatchSource<B>,
   options: ToTfDatasetOptions<B> = {},
-): tf.data.Dataset<TfElement> {
-  const { shuffle, seed, signal, toTensors, ...conversion } = options;
-  /** The stream of the pass that reads now; abandoned ones are cancelled. */
-  let open: { reader: ReadableStreamDefaultReader<B>; abort: AbortController } | undefined;
+): TfDataset {
+  const { shuffle, seed, signal, toTensors, ...conversion } = checkOptions(source, options);
 
-  async function openPass(): Promise<NonNullable<typeof open>> {
-    if (open) {
-      const abandoned = open;
-      open = undefined;
-      abandoned.abort.abort(new Error("The pass was abandoned"));
-      await abandoned.reader.cancel("The pass was abandoned").catch(() => {});
-    }
+  async function openPass(): Promise<Pass<B>> {
+    await endPass(source);
     signal?.throwIfAborted();
     const abort = new AbortController();
     const passSignal = signal ? AbortSignal.any([signal, abort.signal]) : abort.signal;
     const stream = isDataset(source)
       ? source.epoch({ shuffle, seed, signal: passSignal })
       : await source({ signal: passSignal });
-    open = { reader: stream.getReader(), abort };
-    return open;
+    const pass = { reader: stream.getReader(), abort };
+    openPasses.set(source, pass as Pass<unknown>);
+    return pass;
   }
 
-  return tf.data.generator(async function* () {
+  const dataset = tf.data.generator(async function* () {
     // A generator's body runs on the first next(): the stream opens lazily.
     const pass = await openPass();
     try {
@@ -136,10 +132,79 @@ export function toTfDataset<B>(
       }
     } finally {
       // A pass that ends (done, an error, or return()) leaves nothing open.
-      if (open === pass) open = undefined;
+      if (openPasses.get(source) === pass) openPasses.delete(source);
       await pass.reader.cancel().catch(() => {});
     }
   });
+  return Object.assign(dataset, {
+    [Symbol.asyncDispose]: () => endPass(source),
+  });
+}
+
+/**
+ * The `tf.data.Dataset` of `{ xs, ys }` that {@linkcode toTfDataset}
+ * returns. Disposing it (`await using`) ends a pass that `fitDataset` left
+ * open.
+ */
+export type TfDataset = tf.data.Dataset<TfElement> & AsyncDisposable;
+
+interface Pass<B> {
+  reader: ReadableStreamDefaultReader<B>;
+  abort: AbortController;
+}
+
+/**
+ * The pass each source is read by now, whichever `toTfDataset` opened it:
+ * tfjs never closes an iterator it abandons, so the next pass over the same
+ * source (or disposing the dataset) ends it.
+ */
+const openPasses = new WeakMap<object, Pass<unknown>>();
+
+/** Ends the open pass over `source`, if any: cancels its stream, gently. */
+async function endPass(source: object): Promise<void> {
+  const pass = openPasses.get(source);
+  if (!pass) return;
+  openPasses.delete(source);
+  // Cancel, not abort: a PyDataset keeps its workers for the next pass.
+  await pass.reader.cancel("The pass was abandoned").catch(() => {});
+  pass.abort.abort(new Error("The pass was abandoned"));
+}
+
+function checkOptions<B>(source: BatchSource<B>, options: ToTfDatasetOptions<B>) {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `Cannot make a tf.data.Dataset as options must be an object: current value is ${options}`,
+    );
+  }
+  const { shuffle, seed, uint8, toTensors } = options;
+  if (!isDataset(source) && typeof source !== "function") {
+    throw new TypeError(
+      `Cannot make a tf.data.Dataset as source must be a PyDataset or a function that opens a stream: current value is ${
+        show(source)
+      }`,
+    );
+  }
+  if (!isDataset(source) && (shuffle !== undefined || seed !== undefined)) {
+    throw new TypeError(
+      "Cannot make a tf.data.Dataset with shuffle or seed from a function source: they apply to a PyDataset's epochs (shuffle in the function instead)",
+    );
+  }
+  if (uint8 !== undefined && uint8 !== "int32" && uint8 !== "float32") {
+    throw new TypeError(
+      `Cannot make a tf.data.Dataset as uint8 must be "int32" or "float32": current value is ${
+        show(uint8)
+      }`,
+    );
+  }
+  if (toTensors !== undefined && typeof toTensors !== "function") {
+    throw new TypeError(
+      `Cannot make a tf.data.Dataset as toTensors must be a function: current value is ${
+        show(toTensors)
+      }`,
+    );
+  }
+  // shuffle, seed and signal are checked by PyDataset.epoch when a pass opens.
+  return options;
 }
 
 /** A PyDataset, from this copy of the module or another. */
