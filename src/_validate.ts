@@ -93,7 +93,7 @@ export function resolveEpochOptions(
       `${prefix} options must be an object: current value is ${show(options)}`,
     );
   }
-  const { shuffle = false, seed, signal } = options;
+  const { shuffle = false, seed, signal, epoch, shard } = options;
   if (typeof shuffle !== "boolean") {
     throw new TypeError(
       `${prefix} shuffle must be a boolean: current value is ${show(shuffle)}`,
@@ -111,12 +111,49 @@ export function resolveEpochOptions(
       );
     }
   }
+  if (epoch !== undefined) {
+    if (typeof epoch !== "number") {
+      throw new TypeError(
+        `${prefix} epoch must be a non-negative integer: current value is ${show(epoch)}`,
+      );
+    }
+    if (!(Number.isSafeInteger(epoch) && epoch >= 0)) {
+      throw new RangeError(
+        `${prefix} epoch must be a non-negative integer: current value is ${epoch}`,
+      );
+    }
+  }
+  if (shard !== undefined) checkShard(shard, prefix);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(
       `${prefix} signal must be an AbortSignal: current value is ${show(signal)}`,
     );
   }
-  return { shuffle, seed, signal };
+  return { shuffle, seed, signal, epoch, shard };
+}
+
+function checkShard(shard: unknown, prefix: string): void {
+  if (typeof shard !== "object" || shard === null) {
+    throw new TypeError(
+      `${prefix} shard must be { index, count }: current value is ${show(shard)}`,
+    );
+  }
+  const { index, count } = shard as { index: unknown; count: unknown };
+  if (typeof index !== "number" || typeof count !== "number") {
+    throw new TypeError(
+      `${prefix} shard must be { index, count } of integers: current value is ${show(shard)}`,
+    );
+  }
+  if (!(Number.isSafeInteger(count) && count >= 1)) {
+    throw new RangeError(
+      `${prefix} shard.count must be a positive integer: current value is ${count}`,
+    );
+  }
+  if (!(Number.isSafeInteger(index) && index >= 0 && index < count)) {
+    throw new RangeError(
+      `${prefix} shard.index must be an integer from 0 to ${count - 1}: current value is ${index}`,
+    );
+  }
 }
 
 /**

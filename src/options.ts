@@ -136,14 +136,32 @@ export interface EpochOptions {
    */
   shuffle?: boolean;
   /**
-   * Seed of the shuffle. The same seed gives the same order for the same
-   * epoch number of a dataset (epochs opened so far), in every run and
-   * every mode; consecutive shuffled epochs never repeat an order. An integer; unset means a random seed
+   * Seed of the shuffle. The same seed and `epoch` number give the same
+   * order, in every run, mode and process; consecutive epoch numbers never
+   * share an order. An integer; unset means a random seed
    * drawn once per dataset.
    *
    * @default {undefined}
    */
   seed?: number;
+  /**
+   * The epoch's number, which seeds its shuffle: give it to reproduce an
+   * epoch's order elsewhere, such as in another process. A non-negative
+   * integer; unset means one more than the last epoch's (0 at first).
+   *
+   * @default {undefined}
+   */
+  epoch?: number;
+  /**
+   * Read only one trainer's slice of the epoch's (shuffled) order: the
+   * positions `index`, `index + count`, `index + 2 × count`, ... All `count`
+   * shards of one epoch number and seed together cover every batch exactly
+   * once, without padding. Give `epoch` and `seed` too, so that every
+   * trainer's dataset computes the same order.
+   *
+   * @default {undefined}
+   */
+  shard?: { index: number; count: number };
   /**
    * Aborting it stops fetching and errors the stream with its reason.
    * Workers busy with this epoch are terminated; running main-thread

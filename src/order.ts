@@ -10,27 +10,58 @@ export interface EpochOrder {
   readonly length: number;
   /** The batch index at `position`. */
   at(position: number): number;
-  /** The shuffled indices; undefined when the order is `0 .. length - 1`. */
-  readonly indices?: Uint32Array;
+}
+
+/** Which slice of an epoch's order one trainer reads. */
+export interface Shard {
+  /** This trainer's shard, from 0 to `count - 1`. */
+  index: number;
+  /** How many shards split the epoch. */
+  count: number;
 }
 
 /**
- * The order of one epoch: `0 .. length - 1`, or, given `seeds`, a
- * permutation drawn from `seeds(0)`. When that equals `avoid` (the previous
- * epoch's order), it is drawn again from `seeds(1)`, `seeds(2)`, ..., so
- * that consecutive epochs always differ (from two batches on).
+ * The order of epoch `epoch`: `0 .. length - 1`, or with `shuffle` a
+ * permutation that depends only on `seed`, `epoch` and `length`, so that
+ * every process and every shard computes the same one.
+ *
+ * Consecutive epochs never share an order (from two batches on): an even
+ * epoch takes its first draw; an odd epoch takes the first of its draws
+ * that differs from both neighbours' (for two batches, the two orders
+ * alternate).
  */
 export function epochOrder(
   length: number,
-  seeds?: (attempt: number) => number,
-  avoid?: Uint32Array,
+  { shuffle = false, seed = 0, epoch = 0 }: { shuffle?: boolean; seed?: number; epoch?: number } =
+    {},
 ): EpochOrder {
-  if (!seeds) return { length, at: (position) => position };
-  let indices = permutation(length, seeds(0));
-  for (let attempt = 1; length > 1 && avoid && equal(indices, avoid); attempt++) {
-    indices = permutation(length, seeds(attempt));
+  if (!shuffle || length === Infinity || length < 2) return { length, at: (position) => position };
+  const indices = shuffledIndices(length, seed, epoch);
+  return { length, at: (position) => indices[position]! };
+}
+
+function shuffledIndices(length: number, seed: number, epoch: number): Uint32Array {
+  const draw = (e: number, attempt: number) => permutation(length, mixSeed(seed, e, attempt));
+  if (length === 2) {
+    const first = draw(0, 0);
+    return epoch % 2 === 0 ? first : first.reverse();
   }
-  return { length, indices, at: (position) => indices[position]! };
+  if (epoch % 2 === 0) return draw(epoch, 0);
+  const before = draw(epoch - 1, 0);
+  const after = draw(epoch + 1, 0);
+  for (let attempt = 0;; attempt++) {
+    const indices = draw(epoch, attempt);
+    if (!equal(indices, before) && !equal(indices, after)) return indices;
+  }
+}
+
+/** The positions of `order` that `shard` reads: every `count`-th, from `index`. */
+export function shardOrder(order: EpochOrder, { index, count }: Shard): EpochOrder {
+  if (count === 1) return order;
+  const length = order.length === Infinity
+    ? Infinity
+    : Math.max(0, Math.ceil((order.length - index) / count));
+  return { length, at: (position) => order.at(position * count + index) };
 }
 
 function equal(a: Uint32Array, b: Uint32Array): boolean {

@@ -15,7 +15,7 @@ import {
   resolveOptions,
 } from "./_validate.ts";
 import type { EpochOptions, PyDatasetOptions } from "./options.ts";
-import { epochOrder, mixSeed } from "./order.ts";
+import { epochOrder, shardOrder } from "./order.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
 /**
@@ -140,8 +140,6 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
   #seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
   #active: ActiveEpoch | undefined;
   #pool: WorkerPool | undefined;
-  /** The last shuffled order, which the next one must differ from. */
-  #lastShuffle: Uint32Array | undefined;
 
   /**
    * Constructs a new instance; only stores the options, as Keras does.
@@ -239,7 +237,7 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    */
   epoch(options: EpochOptions = {}): ReadableStream<B> {
     const name = this.constructor.name;
-    const { shuffle = false, seed, signal } = resolveEpochOptions(options, name);
+    const { shuffle, seed, signal, epoch, shard } = resolveEpochOptions(options, name);
     if (this.#active) {
       throw new Error(
         `Cannot open an epoch of ${name} as its previous epoch's stream is still open: read it to the end, cancel it, or close the dataset first`,
@@ -252,7 +250,8 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
         `Cannot start workers for ${name} inside a dataset worker: put the top-level code of ${this.#options.module} that opens epochs under if (import.meta.main)`,
       );
     }
-    const number = this.#epochs++;
+    const number = epoch ?? this.#epochs;
+    this.#epochs = number + 1;
     const closing = new AbortController();
     const settled = Promise.withResolvers<void>();
     this.#active = { controller: closing, settled: settled.promise };
@@ -267,11 +266,8 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
         const length = checkLength(this.length, name);
         const state = { ...this } as Record<string, unknown>;
         await pool?.begin(number, state, { ...this.#options }, signal);
-        if (!shuffle || length === Infinity) return epochOrder(length);
-        const seeds = (attempt: number) => mixSeed(seed ?? this.#seed, number, attempt);
-        const order = epochOrder(length, seeds, this.#lastShuffle);
-        this.#lastShuffle = order.indices;
-        return order;
+        const order = epochOrder(length, { shuffle, seed: seed ?? this.#seed, epoch: number });
+        return shard ? shardOrder(order, shard) : order;
       },
       fetch: pool ? (index) => this.#fetchIn(pool, index) : (index) => this.#getItem(index),
       // Workers stop at once on a failure or an abort: nothing is left running.

@@ -161,6 +161,25 @@ Deno.test("PyDataset.epoch rejects bad epoch options", () => {
     name: "TypeError",
     message: /seed must be an integer: current value is "7"/,
   });
+  assert.throws(() => dataset.epoch({ epoch: -1 }), {
+    name: "RangeError",
+    message: /epoch must be a non-negative integer: current value is -1/,
+  });
+  assert.throws(() => dataset.epoch({ shard: { index: 2, count: 2 } }), {
+    name: "RangeError",
+    message: /shard.index must be an integer from 0 to 1: current value is 2/,
+  });
+  assert.throws(() => dataset.epoch({ shard: { index: 0, count: 0 } }), {
+    name: "RangeError",
+    message: /shard.count must be a positive integer: current value is 0/,
+  });
+  assert.throws(
+    () => dataset.epoch({ shard: "0/2" as unknown as { index: number; count: number } }),
+    {
+      name: "TypeError",
+      message: /shard must be \{ index, count \}: current value is "0\/2"/,
+    },
+  );
   assert.throws(() => dataset.epoch({ signal: {} as AbortSignal }), {
     name: "TypeError",
     message: /signal must be an AbortSignal/,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BatchError, PyDataset } from "../mod.ts";
-import { epochOrder, mixSeed } from "../src/order.ts";
+import { epochOrder } from "../src/order.ts";
 import { CountedNumbers, Numbers } from "./fixtures/numbers.ts";
 import { collect, delay, MODES, within } from "./_helpers.ts";
 
@@ -23,9 +23,8 @@ Deno.test("PyDataset.epoch never serves batches of a cancelled epoch in the next
     await within(reader.cancel());
     const next = firsts(await within(collect(dataset.epoch({ shuffle: true, seed: 3 }))));
     assert.deepEqual(next.toSorted((a, b) => a - b), [...Array(12).keys()], mode.name);
-    const first = epochOrder(12, (attempt) => mixSeed(3, 0, attempt));
-    const second = epochOrder(12, (attempt) => mixSeed(3, 1, attempt), first.indices);
-    assert.deepEqual(next, [...second.indices!], "the second epoch's own order");
+    const second = epochOrder(12, { shuffle: true, seed: 3, epoch: 1 });
+    assert.deepEqual(next, Array.from({ length: 12 }, (_, i) => second.at(i)), "epoch 1's order");
   }
 });
 
@@ -121,7 +120,6 @@ for (const mode of [MODES[1], MODES[2]]) {
       workers: 4,
     });
     const runs = "useMultiprocessing" in mode.options ? 25 : 80;
-    let lastShuffle: Uint32Array | undefined;
     for (let run = 0; run < runs; run++) {
       const n = pick(14);
       const maxQueueSize = 1 + pick(5);
@@ -136,9 +134,8 @@ for (const mode of [MODES[1], MODES[2]]) {
       const callsBefore = Atomics.load(dataset.calls, 0);
       const { begins, ends } = dataset;
       const epoch = dataset.begins; // epochs opened so far: the shuffle's epoch number
-      const drawn = epochOrder(n, (attempt) => mixSeed(run, epoch, attempt), lastShuffle);
-      if (shuffle) lastShuffle = drawn.indices;
-      const order = shuffle ? [...drawn.indices!] : [...Array(n).keys()];
+      const drawn = epochOrder(n, { shuffle, seed: run, epoch });
+      const order = Array.from({ length: n }, (_, i) => drawn.at(i));
       const firstFailure = order.findIndex((index) => failing.includes(index));
       const seen: number[] = [];
       let error: unknown;
@@ -193,6 +190,71 @@ Deno.test("PyDataset.epoch never repeats the previous epoch's shuffled order", a
           assert.notDeepEqual(order, previous, `length ${length}, seed ${seed}, epoch ${epoch}`);
         }
         previous = order;
+      }
+    }
+  }
+});
+
+Deno.test("PyDataset.epoch reproduces an epoch's order from its number, in any instance", async () => {
+  await using first = new Numbers(9);
+  const orders = [];
+  for (let e = 0; e < 4; e++) {
+    orders.push(firsts(await collect(first.epoch({ shuffle: true, seed: 5 }))));
+  }
+  await using other = new Numbers(9, {}, { workers: 2, useMultiprocessing: true });
+  assert.deepEqual(
+    firsts(await collect(other.epoch({ shuffle: true, seed: 5, epoch: 2 }))),
+    orders[2],
+  );
+  // The count goes on from the number given.
+  assert.deepEqual(firsts(await collect(other.epoch({ shuffle: true, seed: 5 }))), orders[3]);
+});
+
+Deno.test("PyDataset.epoch shards cover every batch of an epoch exactly once", async () => {
+  for (const length of [0, 1, 5, 12, 13]) {
+    for (const count of [1, 2, 3, 4]) {
+      const shards: number[][] = [];
+      for (let index = 0; index < count; index++) {
+        // One dataset per trainer, as on separate machines.
+        await using dataset = new Numbers(length);
+        shards.push(
+          firsts(
+            await collect(
+              dataset.epoch({ shuffle: true, seed: 8, epoch: 3, shard: { index, count } }),
+            ),
+          ),
+        );
+      }
+      const all = shards.flat();
+      assert.deepEqual(
+        all.toSorted((a, b) => a - b),
+        [...Array(length).keys()],
+        `${length} in ${count}`,
+      );
+      const sizes = shards.map((shard) => shard.length);
+      assert.ok(
+        Math.max(...sizes) - Math.min(...sizes) <= 1,
+        "no padding, sizes differ by one at most",
+      );
+      // Strided over the epoch's order: shard i holds positions i, i + count, ...
+      const order = epochOrder(length, { shuffle: true, seed: 8, epoch: 3 });
+      assert.deepEqual(shards[0], Array.from({ length: sizes[0]! }, (_, k) => order.at(k * count)));
+    }
+  }
+});
+
+Deno.test("epochOrder never gives consecutive epoch numbers the same order", () => {
+  for (const length of [2, 3, 4, 5]) {
+    for (const seed of [0, 7, 42, 1234]) {
+      let previous: number[] | undefined;
+      for (let epoch = 0; epoch < 30; epoch++) {
+        const order = epochOrder(length, { shuffle: true, seed, epoch });
+        const indices = Array.from({ length }, (_, i) => order.at(i));
+        assert.deepEqual(indices.toSorted((a, b) => a - b), [...Array(length).keys()]);
+        if (previous) {
+          assert.notDeepEqual(indices, previous, `length ${length}, seed ${seed}, epoch ${epoch}`);
+        }
+        previous = indices;
       }
     }
   }
