@@ -1,0 +1,89 @@
+// The safetensors stream format: dtypes, and how a batch's structure is
+// kept. Web-standard code only: it also runs in browsers.
+
+import type { TypedArray } from "../ndarray.ts";
+
+/** A safetensors dtype and the typed array that holds it. */
+export interface DtypeInfo {
+  name: string;
+  size: number;
+  create(buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray | BigArray;
+}
+
+import type { BigArray } from "./encode_batches.ts";
+
+const DTYPES: DtypeInfo[] = [
+  { name: "F64", size: 8, create: (b, o, n) => new Float64Array(b, o, n) },
+  { name: "I64", size: 8, create: (b, o, n) => new BigInt64Array(b, o, n) },
+  { name: "U64", size: 8, create: (b, o, n) => new BigUint64Array(b, o, n) },
+  { name: "F32", size: 4, create: (b, o, n) => new Float32Array(b, o, n) },
+  { name: "I32", size: 4, create: (b, o, n) => new Int32Array(b, o, n) },
+  { name: "U32", size: 4, create: (b, o, n) => new Uint32Array(b, o, n) },
+  { name: "F16", size: 2, create: (b, o, n) => new Float16Array(b, o, n) },
+  { name: "I16", size: 2, create: (b, o, n) => new Int16Array(b, o, n) },
+  { name: "U16", size: 2, create: (b, o, n) => new Uint16Array(b, o, n) },
+  { name: "I8", size: 1, create: (b, o, n) => new Int8Array(b, o, n) },
+  { name: "U8", size: 1, create: (b, o, n) => new Uint8Array(b, o, n) },
+  { name: "BOOL", size: 1, create: (b, o, n) => new Uint8Array(b, o, n) },
+];
+
+/** The dtypes this format reads, by safetensors name. */
+export const DTYPE_BY_NAME: ReadonlyMap<string, DtypeInfo> = new Map(
+  DTYPES.map((dtype) => [dtype.name, dtype]),
+);
+
+/** The safetensors dtype of a typed array. */
+export function dtypeOf(array: TypedArray | BigArray): DtypeInfo {
+  const name = array instanceof Float64Array
+    ? "F64"
+    : array instanceof BigInt64Array
+    ? "I64"
+    : array instanceof BigUint64Array
+    ? "U64"
+    : array instanceof Float32Array
+    ? "F32"
+    : array instanceof Int32Array
+    ? "I32"
+    : array instanceof Uint32Array
+    ? "U32"
+    : array instanceof Float16Array
+    ? "F16"
+    : array instanceof Int16Array
+    ? "I16"
+    : array instanceof Uint16Array
+    ? "U16"
+    : array instanceof Int8Array
+    ? "I8"
+    : "U8"; // Uint8Array, Uint8ClampedArray
+  return DTYPE_BY_NAME.get(name)!;
+}
+
+/**
+ * The key in `__metadata__` that holds the batch's structure, so that a
+ * decoder rebuilds it exactly (arrays, records, NDArray or plain typed
+ * array, values that are not arrays of numbers).
+ */
+export const STRUCTURE_KEY = "pydataset.structure";
+
+/**
+ * A node of the structure: a tensor (by name; `flat` for a plain typed
+ * array, `clamped` for a Uint8ClampedArray), an array, a record, a JSON
+ * value, a number JSON cannot hold, a bigint, or undefined.
+ */
+export type Node =
+  | ["t", string, { flat?: true; clamped?: true }?]
+  | ["a", Node[]]
+  | ["o", Record<string, Node>]
+  | ["v", string | number | boolean | null]
+  | ["n", "NaN" | "Infinity" | "-Infinity"]
+  | ["b", string]
+  | ["u"];
+
+/** Whether this machine stores numbers little-endian, as safetensors does. */
+export const LITTLE_ENDIAN: boolean = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+/** Reverses the bytes of each `size`-byte element in place (big-endian machines). */
+export function swapBytes(bytes: Uint8Array, size: number): void {
+  if (size === 1) return;
+  for (let i = 0; i < bytes.length; i += size) bytes.subarray(i, i + size).reverse();
+}

@@ -1,0 +1,94 @@
+/**
+ * Batches in `fetch` and `Deno.serve`: a `Response` that streams them, and
+ * the batches read back from one.
+ *
+ * @module
+ */
+
+import { decodeBatches, type DecodeBatchesOptions } from "./decode_batches.ts";
+import { type Batch, encodeBatches } from "./encode_batches.ts";
+
+/**
+ * The media type of a stream of safetensors documents, one per batch, back
+ * to back: `application/vnd.pydataset.safetensors-stream`.
+ *
+ * @example Ask a server for it
+ * ```ts
+ * import { MEDIA_TYPE } from "@pydataset/pydataset/wire";
+ *
+ * const headers = { accept: MEDIA_TYPE };
+ * ```
+ */
+export const MEDIA_TYPE = "application/vnd.pydataset.safetensors-stream";
+
+/**
+ * A `Response` whose body streams `batches` as safetensors documents, with
+ * {@linkcode MEDIA_TYPE} as its `content-type`. It pulls batches as the
+ * client reads: a slow client slows the source, and a client that goes
+ * away cancels it.
+ *
+ * @param batches The batches, such as an epoch of a `PyDataset`.
+ * @param init Status and headers; `content-type` is set.
+ * @returns The response.
+ *
+ * @example Serve an epoch per request
+ * ```ts ignore
+ * import { batchResponse } from "@pydataset/pydataset/wire";
+ *
+ * Deno.serve((request) => batchResponse(dataset.epoch({ signal: request.signal })));
+ * ```
+ */
+export function batchResponse(batches: ReadableStream<Batch>, init: ResponseInit = {}): Response {
+  const headers = new Headers(init.headers);
+  headers.set("content-type", MEDIA_TYPE);
+  return new Response(batches.pipeThrough(encodeBatches()), { ...init, headers });
+}
+
+/**
+ * The batches in a response's body, decoded as they arrive.
+ *
+ * @param response A response from {@linkcode batchResponse}, e.g. `await fetch(url)`.
+ * @param options The header limit.
+ * @returns The batches.
+ * @throws {Error} The response is not ok (its status says why).
+ * @throws {TypeError} The response has another media type, or no body.
+ *
+ * @example Train from a remote dataset
+ * ```ts ignore
+ * import { batchesFromResponse } from "@pydataset/pydataset/wire";
+ * import { toTfDataset } from "@pydataset/pydataset/tfjs";
+ *
+ * const data = toTfDataset(async ({ signal }) =>
+ *   batchesFromResponse(await fetch("http://127.0.0.1:8000/batches?shuffle=1", { signal }))
+ * );
+ * await model.fitDataset(data, { epochs: 5 });
+ * ```
+ */
+export function batchesFromResponse(
+  response: Response,
+  options: DecodeBatchesOptions = {},
+): ReadableStream<Batch> {
+  if (!response.ok) {
+    response.body?.cancel().catch(() => {});
+    throw new Error(
+      `Cannot read batches from ${
+        response.url || "the response"
+      } as it failed: ${response.status} ${response.statusText}`,
+    );
+  }
+  const type = response.headers.get("content-type")?.split(";")[0]?.trim();
+  if (type !== MEDIA_TYPE) {
+    response.body?.cancel().catch(() => {});
+    throw new TypeError(
+      `Cannot read batches from ${response.url || "the response"} as its content-type is ${
+        JSON.stringify(type ?? null)
+      }, not ${MEDIA_TYPE}`,
+    );
+  }
+  if (!response.body) {
+    throw new TypeError(
+      `Cannot read batches from ${response.url || "the response"} as it has no body`,
+    );
+  }
+  return response.body.pipeThrough(decodeBatches(options));
+}

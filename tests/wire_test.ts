@@ -1,0 +1,347 @@
+import assert from "node:assert/strict";
+import { ndarray } from "../mod.ts";
+import {
+  type Batch,
+  batchesFromResponse,
+  batchResponse,
+  decodeBatches,
+  encodeBatches,
+  MEDIA_TYPE,
+} from "../wire.ts";
+
+/** Encodes batches into one byte array. */
+async function encode(batches: Batch[]): Promise<Uint8Array> {
+  const chunks = await Array.fromAsync(ReadableStream.from(batches).pipeThrough(encodeBatches()));
+  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
+
+/** Decodes bytes that arrive in the given chunks. */
+function decode(chunks: Uint8Array[], options = {}): Promise<Batch[]> {
+  return Array.fromAsync(ReadableStream.from(chunks).pipeThrough(decodeBatches(options)));
+}
+
+const EVERY_DTYPE: Batch = {
+  f16: ndarray(Float16Array.of(0.5, -2), [2]),
+  f32: ndarray(Float32Array.of(1.5, -3, 7), [3, 1]),
+  f64: ndarray(Float64Array.of(Math.PI), [1]),
+  i8: ndarray(Int8Array.of(-128, 127), [2]),
+  i16: ndarray(Int16Array.of(-32768, 5), [2]),
+  i32: ndarray(Int32Array.of(-2147483648, 2147483647), [1, 2]),
+  u8: ndarray(Uint8Array.of(0, 255), [2]),
+  clamped: ndarray(Uint8ClampedArray.of(1, 2), [2]),
+  u16: ndarray(Uint16Array.of(65535), [1]),
+  u32: ndarray(Uint32Array.of(4294967295), [1]),
+  i64: BigInt64Array.of(-(2n ** 63n), 5n),
+  u64: BigUint64Array.of(2n ** 64n - 1n),
+  flat: Float32Array.of(9, 8),
+  empty: ndarray(new Float32Array(0), [0, 3]),
+  scalar: ndarray(Float64Array.of(42), []),
+};
+
+const STRUCTURES: [string, Batch][] = [
+  ["every dtype", EVERY_DTYPE],
+  ["[x, y]", [ndarray(new Float32Array(6).fill(0.25), [2, 3]), Int32Array.of(1, 0)]],
+  ["{ xs, ys } with records", {
+    xs: {
+      image: ndarray(new Uint8Array(8), [2, 2, 2]),
+      meta: ndarray(Float32Array.of(1, 2), [2, 1]),
+    },
+    ys: [Int32Array.of(3, 4)],
+  }],
+  ["nested, with plain values", [
+    { "0": "a key like an index", label: "cat", weight: 0.5, ok: true, none: null },
+    [[Int16Array.of(1)], []],
+    { nan: NaN, inf: Infinity, ninf: -Infinity, big: 12345678901234567890n, missing: undefined },
+    {},
+  ]],
+  ["one tensor", ndarray(Float32Array.of(1, 2, 3, 4), [2, 2])],
+  ["one number", 7],
+];
+
+Deno.test("encodeBatches and decodeBatches round-trip every dtype and structure", async (t) => {
+  for (const [name, batch] of STRUCTURES) {
+    await t.step(name, async () => {
+      const [decoded] = await decode([await encode([batch])]);
+      assert.deepEqual(decoded, batch);
+    });
+  }
+});
+
+Deno.test("encodeBatches writes safetensors: header length, JSON header, aligned data", async () => {
+  const bytes = await encode([[ndarray(Float64Array.of(1, 2), [2, 1]), Uint8Array.of(5, 6)]]);
+  const view = new DataView(bytes.buffer);
+  const length = Number(view.getBigUint64(0, true));
+  assert.equal((8 + length) % 8, 0, "the data starts 8-byte aligned");
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length)));
+  assert.deepEqual(header["0"], { dtype: "F64", shape: [2, 1], data_offsets: [0, 16] });
+  assert.deepEqual(header["1"], { dtype: "U8", shape: [2], data_offsets: [16, 18] });
+  assert.equal(typeof header.__metadata__["pydataset.structure"], "string");
+  assert.equal(bytes.length, 8 + length + 18, "the document ends where its header says");
+  assert.equal(view.getFloat64(8 + length + 8, true), 2);
+});
+
+Deno.test("decodeBatches reads a stream split at every byte", async () => {
+  const batches = STRUCTURES.slice(1, 4).map(([, batch]) => batch);
+  const bytes = await encode(batches);
+  for (let split = 0; split <= bytes.length; split++) {
+    const decoded = await decode([bytes.slice(0, split), bytes.slice(split)]);
+    assert.deepEqual(decoded, batches, `split at ${split}`);
+  }
+  const bytewise = await decode([...bytes].map((byte) => Uint8Array.of(byte)));
+  assert.deepEqual(bytewise, batches, "one byte per chunk");
+});
+
+Deno.test("decodeBatches makes views of aligned bytes and copies only misaligned ones", async () => {
+  const batch = [ndarray(Float32Array.of(1, 2, 3), [3]), ndarray(Float64Array.of(4), [1])];
+  const document = await encode([batch]);
+  const [aligned] = await decode([document]) as [[{ data: Float32Array }, { data: Float64Array }]];
+  assert.equal(aligned[0].data.buffer, document.buffer, "a view of the received chunk");
+  assert.equal(aligned[1].data.buffer, document.buffer);
+  // The same bytes, one byte later in their buffer: misaligned, so copied.
+  const shifted = new Uint8Array(document.length + 1);
+  shifted.set(document, 1);
+  const [copied] = await decode([shifted.subarray(1)]) as [[{ data: Float32Array }]];
+  assert.notEqual(copied[0].data.buffer, shifted.buffer);
+  assert.equal(copied[0].data.byteOffset % 4, 0);
+  assert.deepEqual(copied, batch);
+});
+
+/** A document with a header written by hand. */
+function document(header: unknown, data = new Uint8Array(0), headerText?: string): Uint8Array {
+  const json = new TextEncoder().encode(headerText ?? JSON.stringify(header));
+  const bytes = new Uint8Array(8 + json.length + data.length);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(json.length), true);
+  bytes.set(json, 8);
+  bytes.set(data, 8 + json.length);
+  return bytes;
+}
+
+Deno.test("decodeBatches errors the stream on malformed input, saying what", async (t) => {
+  const good = await encode([[Float32Array.of(1, 2)], [Float32Array.of(3)]]);
+  const cases: [string, Uint8Array[], RegExp, object?][] = [
+    [
+      "truncated in the data",
+      [good.slice(0, good.length - 2)],
+      /Cannot decode batch 1 as the stream ended within it: .* bytes of data were due/,
+    ],
+    [
+      "truncated in the length",
+      [good.slice(0, 4)],
+      /Cannot decode batch 0 as the stream ended within it: 4 bytes left where a header was due/,
+    ],
+    [
+      "a header over the limit",
+      [good],
+      /Cannot decode batch 0 as its header is \d+ bytes long, over the limit of 16/,
+      { maxHeaderBytes: 16 },
+    ],
+    [
+      "a huge header length",
+      [Uint8Array.of(255, 255, 255, 255, 255, 255, 255, 255)],
+      /header is Infinity bytes long, over the limit of 100000000/,
+    ],
+    [
+      "bad JSON",
+      [document(null, undefined, "{not json")],
+      /Cannot decode batch 0 as its header is not JSON/,
+    ],
+    [
+      "not UTF-8",
+      [document(null, undefined, "\u00ff").map((b, i) => i === 8 ? 0xff : b)],
+      /header is not JSON/,
+    ],
+    ["a header that is not an object", [document([1, 2])], /its header is not a JSON object/],
+    ["an unknown dtype", [
+      document({ x: { dtype: "Q7", shape: [1], data_offsets: [0, 1] } }, Uint8Array.of(1)),
+    ], /x has an unknown dtype: current value is "Q7" \(known: F64, I64/],
+    ["a dtype without a typed array", [
+      document({ x: { dtype: "BF16", shape: [1], data_offsets: [0, 2] } }, Uint8Array.of(1, 2)),
+    ], /x has an unknown dtype: current value is "BF16"/],
+    ["offsets past the data", [
+      document({ x: { dtype: "U8", shape: [2], data_offsets: [2, 4] } }, Uint8Array.of(1, 2, 3, 4)),
+    ], /offsets of x start at 2, where the data so far ends at 0/],
+    ["offsets that overlap", [
+      document({
+        a: { dtype: "U8", shape: [2], data_offsets: [0, 2] },
+        b: { dtype: "U8", shape: [2], data_offsets: [1, 3] },
+      }, Uint8Array.of(1, 2, 3)),
+    ], /offsets of b start at 1, where the data so far ends at 2/],
+    ["offsets that disagree with the shape", [
+      document({ x: { dtype: "F32", shape: [2], data_offsets: [0, 4] } }, new Uint8Array(4)),
+    ], /data_offsets of x span 4 bytes, but F32 of shape \[2\] needs 8/],
+    [
+      "offsets backwards",
+      [document({ x: { dtype: "U8", shape: [0], data_offsets: [3, 1] } })],
+      /data_offsets of x are not \[begin, end\]: current value is \[3,1\]/,
+    ],
+    [
+      "a bad shape",
+      [document({ x: { dtype: "U8", shape: [-1], data_offsets: [0, 0] } })],
+      /shape of x is not a list of sizes: current value is \[-1\]/,
+    ],
+    [
+      "metadata that is not strings",
+      [document({ __metadata__: { a: 1 } })],
+      /its __metadata__ is not a map of strings/,
+    ],
+  ];
+  for (const [name, chunks, message, options] of cases) {
+    await t.step(name, async () => {
+      await assert.rejects(decode(chunks, options), (error) => {
+        assert.ok(error instanceof TypeError, String(error));
+        assert.match((error as Error).message, message);
+        return true;
+      });
+    });
+  }
+});
+
+Deno.test("encodeBatches errors the stream on batches it cannot carry", async (t) => {
+  const cases: [string, unknown, RegExp][] = [
+    ["a function", { f: () => 1 }, /Cannot encode f as it is a function/],
+    ["a class instance", [new Date()], /Cannot encode 0 as it is a Date/],
+    [
+      "data that does not fill its shape",
+      { x: { data: new Float32Array(3), shape: [2, 2] } },
+      /Cannot encode x as its shape \[2, 2\] needs 4 values, but data has 3/,
+    ],
+    ["colliding names", { "a.b": 1, a: { b: 2 } }, /two of its places are named "a.b"/],
+  ];
+  for (const [name, batch, message] of cases) {
+    await t.step(name, async () => {
+      await assert.rejects(encode([batch as Batch]), { name: "TypeError", message });
+    });
+  }
+});
+
+Deno.test("decodeBatches reads documents from other safetensors writers by name", async () => {
+  const bytes = document(
+    {
+      __metadata__: { format: "pt" },
+      weight: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
+      bias: { dtype: "U8", shape: [1], data_offsets: [8, 9] },
+    },
+    Uint8Array.of(0, 0, 128, 63, 0, 0, 0, 64, 7),
+  );
+  assert.deepEqual(await decode([bytes]), [{
+    weight: { data: Float32Array.of(1, 2), shape: [2] },
+    bias: { data: Uint8Array.of(7), shape: [1] },
+    format: "pt",
+  }]);
+});
+
+Deno.test("batchResponse and batchesFromResponse carry batches in a Response", async () => {
+  const batches: Batch[] = [[ndarray(Float32Array.of(1), [1, 1]), Int32Array.of(2)], { n: 3 }];
+  const response = batchResponse(ReadableStream.from(batches), {
+    status: 201,
+    headers: { "x-epoch": "4" },
+  });
+  assert.equal(response.headers.get("content-type"), MEDIA_TYPE);
+  assert.equal(response.headers.get("x-epoch"), "4");
+  assert.equal(response.status, 201);
+  assert.deepEqual(await Array.fromAsync(batchesFromResponse(response)), batches);
+});
+
+Deno.test("batchesFromResponse refuses a failed response or another media type", () => {
+  assert.throws(
+    () => batchesFromResponse(new Response("nope", { status: 404, statusText: "Not Found" })),
+    {
+      name: "Error",
+      message: /as it failed: 404 Not Found/,
+    },
+  );
+  assert.throws(
+    () =>
+      batchesFromResponse(new Response("{}", { headers: { "content-type": "application/json" } })),
+    {
+      name: "TypeError",
+      message:
+        /its content-type is "application\/json", not application\/vnd\.pydataset\.safetensors-stream/,
+    },
+  );
+});
+
+/** A python3 that has numpy, if this machine has one. */
+async function pythonWithNumpy(): Promise<string | undefined> {
+  for (const python of ["python3", "/usr/bin/python3"]) {
+    try {
+      const { success } = await new Deno.Command(python, {
+        args: ["-c", "import numpy"],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (success) return python;
+    } catch {
+      // not installed
+    }
+  }
+  return undefined;
+}
+
+Deno.test("A Python reader with json and numpy decodes every batch", async (t) => {
+  const python = await pythonWithNumpy();
+  if (!python) {
+    console.warn("Skipped: no python3 with numpy on this machine (apt-get install python3-numpy)");
+    await t.step({ name: "skipped: no python3 with numpy", ignore: true, fn: () => {} });
+    return;
+  }
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const snippet = /```python\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(snippet, "the README shows the Python reader");
+  const batches: Batch[] = [
+    [ndarray(Float32Array.of(0.5, 1.5, 2.5, 3.5), [2, 2]), Int32Array.of(7, 8)],
+    { image: ndarray(Uint8Array.of(1, 2, 3), [1, 3]), label: "cat", big: BigInt64Array.of(-5n) },
+  ];
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/epoch.bin`, await encode(batches));
+    await Deno.writeTextFile(
+      `${dir}/read.py`,
+      `${snippet}
+import sys
+with open(sys.argv[1], "rb") as stream:
+    for tensors, metadata in read_batches(stream):
+        print({name: (str(array.dtype), list(array.shape), array.ravel().tolist()) for name, array in sorted(tensors.items())})
+        print({key: value for key, value in sorted(metadata.items()) if key != "pydataset.structure"})
+`,
+    );
+    const { code, stdout, stderr } = await new Deno.Command(python, {
+      args: [`${dir}/read.py`, `${dir}/epoch.bin`],
+    }).output();
+    const output = new TextDecoder().decode(stdout);
+    assert.equal(code, 0, new TextDecoder().decode(stderr));
+    assert.deepEqual(output.trim().split("\n"), [
+      "{'0': ('float32', [2, 2], [0.5, 1.5, 2.5, 3.5]), '1': ('int32', [2], [7, 8])}",
+      "{}",
+      "{'big': ('int64', [1], [-5]), 'image': ('uint8', [1, 3], [1, 2, 3])}",
+      `{'label': '"cat"'}`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("The ./wire entry runs without the Deno namespace, as in a browser", async () => {
+  const wire = new URL("../wire.ts", import.meta.url).href;
+  const mod = new URL("../mod.ts", import.meta.url).href;
+  const script = `
+delete globalThis.Deno;
+const { batchesFromResponse, batchResponse } = await import(${JSON.stringify(wire)});
+const { ndarray } = await import(${JSON.stringify(mod)});
+const batch = [ndarray(Float32Array.of(1, 2), [2, 1]), { label: "x", ids: BigInt64Array.of(3n) }];
+const response = batchResponse(ReadableStream.from([batch, batch]));
+const back = await Array.fromAsync(batchesFromResponse(response));
+console.log(typeof globalThis.Deno, back.length, back[1][0].data[1], back[1][1].label);
+`;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  assert.equal(new TextDecoder().decode(stdout).trim(), "undefined 2 2 x");
+});
