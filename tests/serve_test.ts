@@ -28,23 +28,27 @@ Deno.test("serveEpochs streams an epoch to fetch, in order, from either mode", a
   }
 });
 
-Deno.test("serveEpochs: a paused client holds back the server's getItem calls", async () => {
-  await using served = serve(() => new Big(300, 1 << 20, { workers: 2, maxQueueSize: 2 }));
-  const reader = batchesFromResponse(await fetch(served.url)).getReader();
-  await within(reader.read());
-  await within(reader.read());
-  const dataset = served.made[0]!;
-  // The client pauses: fetching fills the queue and the socket buffers, then stops.
-  const paused = await waitUntilStill(() => Atomics.load(dataset.counts, 0), 200, 10_000);
-  assert.ok(
-    paused < 40,
-    `only a few batches ahead of the client while it pauses: ${paused} of 300`,
-  );
-  let read = 2;
-  while (!(await within(reader.read())).done) read++;
-  assert.equal(read, 300);
-  assert.equal(Atomics.load(dataset.counts, 0), 300);
-});
+for (const useMultiprocessing of [false, true]) {
+  Deno.test(`serveEpochs: a paused client holds back the server's getItem calls (${useMultiprocessing ? "workers" : "main thread"})`, async () => {
+    await using served = serve(() =>
+      new Big(300, 1 << 20, { workers: 2, maxQueueSize: 2, useMultiprocessing })
+    );
+    const reader = batchesFromResponse(await fetch(served.url)).getReader();
+    await within(reader.read());
+    await within(reader.read());
+    const dataset = served.made[0]!;
+    // The client pauses: fetching fills the queue and the socket buffers, then stops.
+    const paused = await waitUntilStill(() => Atomics.load(dataset.counts, 0), 200, 10_000);
+    assert.ok(
+      paused < 40,
+      `only a few batches ahead of the client while it pauses: ${paused} of 300`,
+    );
+    let read = 2;
+    while (!(await within(reader.read())).done) read++;
+    assert.equal(read, 300);
+    assert.equal(Atomics.load(dataset.counts, 0), 300);
+  });
+}
 
 Deno.test("serveEpochs ends the epoch of a client that goes away", async () => {
   await using served = serve(() => new Big(300, 1 << 20, { workers: 2, maxQueueSize: 2 }));
