@@ -53,6 +53,11 @@ export type ImageBatch = [Tensor<Float32Array>, Tensor<Int32Array>];
 export class ImageFiles extends PyDataset<ImageBatch> implements PyDatasetHooks {
   /** The order of the samples: batch i holds `indices[i * batchSize ..]`. */
   indices: Uint32Array;
+  /**
+   * Whether `onEpochEnd` mixes the samples anew. A server turns it off, so
+   * that batch i holds the same images in every dataset it serves from.
+   */
+  reshuffle = true;
   #seed = 1;
 
   constructor(
@@ -103,7 +108,7 @@ export class ImageFiles extends PyDataset<ImageBatch> implements PyDatasetHooks 
   }
 
   onEpochEnd(): void {
-    this.shuffleSamples();
+    if (this.reshuffle) this.shuffleSamples();
   }
 }
 

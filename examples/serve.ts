@@ -31,6 +31,13 @@ import { listImages, makeShapes } from "./shapes.ts";
  */
 export function epochOptions(url: URL): EpochOptions {
   const query = url.searchParams;
+  for (const key of query.keys()) {
+    if (!["epoch", "seed", "shuffle", "shard"].includes(key)) {
+      throw new RangeError(
+        `Unknown query parameter ${JSON.stringify(key)}: use epoch, seed, shuffle and shard`,
+      );
+    }
+  }
   const options: EpochOptions = {};
   const number = (name: string): number | undefined => {
     const text = query.get(name);
@@ -44,6 +51,11 @@ export function epochOptions(url: URL): EpochOptions {
   options.epoch = number("epoch");
   options.seed = number("seed");
   const shuffle = query.get("shuffle");
+  if (shuffle !== null && !["0", "1", "true", "false"].includes(shuffle)) {
+    throw new RangeError(
+      `shuffle must be 0, 1, true or false: current value is ${JSON.stringify(shuffle)}`,
+    );
+  }
   options.shuffle = shuffle === "1" || shuffle === "true";
   const shard = query.get("shard");
   if (shard !== null) {
@@ -154,6 +166,33 @@ function releasing<T>(stream: ReadableStream<T>, release: () => void): ReadableS
   }, { highWaterMark: 0 });
 }
 
+/**
+ * The served datasets: `train` and `test` (every fifth image, as in the main
+ * job). Their samples are mixed once, the same way in every dataset, and
+ * not again: batch i holds the same images whichever dataset answers, so
+ * that an epoch number, a seed and a shard mean the same batches in every
+ * request.
+ */
+export function imageDatasets(
+  dir: string,
+  x: string[],
+  y: number[],
+  { batchSize, size, workers }: { batchSize: number; size: number; workers: number },
+): Record<"train" | "test", () => ImageFiles> {
+  const split = (keep: boolean) => () => {
+    const pick = (_: unknown, i: number) => (i % 5 === 0) !== keep;
+    const dataset = new ImageFiles(x.filter(pick), y.filter(pick), batchSize, size, {
+      workers,
+      useMultiprocessing: true,
+      permissions: { read: [dir] },
+    });
+    dataset.shuffleSamples();
+    dataset.reshuffle = false;
+    return dataset;
+  };
+  return { train: split(true), test: split(false) };
+}
+
 const HELP = `Serves epochs of a folder of images as batches over HTTP.
 
 Usage: deno task serve [options]
@@ -190,18 +229,8 @@ async function main(args: string[]): Promise<void> {
   const batchSize = integer(values["batch-size"], "batch-size", 32);
   const size = integer(values.size, "size", 16);
   const workers = integer(values.workers, "workers", 2);
-  // Every fifth image is held out, as in the main job.
-  const split = (keep: boolean) => () => {
-    const pick = (_: unknown, i: number) => (i % 5 === 0) !== keep;
-    const dataset = new ImageFiles(x.filter(pick), y.filter(pick), batchSize, size, {
-      workers,
-      useMultiprocessing: true,
-      permissions: { read: [dir] },
-    });
-    dataset.shuffleSamples();
-    return dataset;
-  };
-  const server = serveEpochs({ train: split(true), test: split(false) }, {
+  const datasets = imageDatasets(dir, x, y, { batchSize, size, workers });
+  const server = serveEpochs(datasets, {
     port: integer(values.port, "port", 8000),
     onListen: ({ hostname, port }) =>
       console.log(

@@ -7,14 +7,14 @@
  * @module
  */
 
-import UPNG from "upng-js";
+import { encode } from "fast-png";
 
 /** The classes, in label order. */
 export const CLASSES = ["circle", "cross", "square", "triangle"] as const;
 
 /** Writes `perClass` images of each class into `dir`, unless already there. */
 export async function makeShapes(dir: string, perClass: number, size = 32): Promise<void> {
-  const marker = `${dir}/.complete-${perClass}-${size}`;
+  const marker = `${dir}/.complete-v2-${perClass}-${size}`;
   try {
     await Deno.stat(marker);
     return;
@@ -30,17 +30,23 @@ export async function makeShapes(dir: string, perClass: number, size = 32): Prom
   for (const name of CLASSES) {
     await Deno.mkdir(`${dir}/${name}`, { recursive: true });
     for (let n = 0; n < perClass; n++) {
-      const rgba = draw(name, size, random);
-      const png = UPNG.encode([rgba.buffer as ArrayBuffer], size, size, 0);
-      await Deno.writeFile(`${dir}/${name}/${n}.png`, new Uint8Array(png));
+      // fast-png writes plain 8-bit RGB; upng-js's encoder turns small images
+      // into palettes that neither decoder reads back.
+      const png = encode({
+        width: size,
+        height: size,
+        data: draw(name, size, random),
+        channels: 3,
+      });
+      await Deno.writeFile(`${dir}/${name}/${n}.png`, png);
     }
   }
   await Deno.writeTextFile(marker, "");
 }
 
-/** Draws one shape of class `name` on a noisy background, as RGBA. */
+/** Draws one shape of class `name` on a noisy background, as RGB. */
 function draw(name: (typeof CLASSES)[number], size: number, random: () => number): Uint8Array {
-  const pixels = new Uint8Array(size * size * 4);
+  const pixels = new Uint8Array(size * size * 3);
   const background = [random() * 90, random() * 90, random() * 90];
   const colour = [130 + random() * 125, 130 + random() * 125, 130 + random() * 125];
   const radius = size * (0.2 + random() * 0.15);
@@ -63,9 +69,8 @@ function draw(name: (typeof CLASSES)[number], size: number, random: () => number
     for (let x = 0; x < size; x++) {
       const base = inside(x + 0.5 - cx, y + 0.5 - cy) ? colour : background;
       for (let c = 0; c < 3; c++) {
-        pixels[(y * size + x) * 4 + c] = Math.min(255, base[c]! + random() * 30);
+        pixels[(y * size + x) * 3 + c] = Math.min(255, base[c]! + random() * 30);
       }
-      pixels[(y * size + x) * 4 + 3] = 255;
     }
   }
   return pixels;

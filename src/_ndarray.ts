@@ -28,3 +28,8 @@ export function isNDArray(value: unknown): value is NDArray {
   return typeof value === "object" && value !== null && isTypedArray((value as NDArray).data) &&
     Array.isArray((value as NDArray).shape);
 }
+
+/** Whether `value` is a Float16Array, in runtimes with or without the type. */
+export function isFloat16Array(value: unknown): value is Float16Array {
+  return typeof Float16Array !== "undefined" && value instanceof Float16Array;
+}

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { ndarray } from "../mod.ts";
+import { BatchError, ndarray } from "../mod.ts";
+import { within } from "./_helpers.ts";
 import {
   type Batch,
   batchesFromResponse,
@@ -144,7 +145,7 @@ Deno.test("decodeBatches errors the stream on malformed input, saying what", asy
     [
       "a huge header length",
       [Uint8Array.of(255, 255, 255, 255, 255, 255, 255, 255)],
-      /header is Infinity bytes long, over the limit of 100000000/,
+      /header is 18446744073709551615 bytes long, over the limit of 100000000/,
     ],
     [
       "bad JSON",
@@ -190,11 +191,43 @@ Deno.test("decodeBatches errors the stream on malformed input, saying what", asy
       [document({ __metadata__: { a: 1 } })],
       /its __metadata__ is not a map of strings/,
     ],
+    [
+      "metadata that is a list",
+      [document({ __metadata__: ["x", "y"] })],
+      /its __metadata__ is not a map of strings/,
+    ],
+    ["a structure that leaves out a tensor", [
+      document({
+        __metadata__: { "pydataset.structure": '["a",[]]' },
+        x: { dtype: "U8", shape: [1], data_offsets: [0, 1] },
+      }, Uint8Array.of(1)),
+    ], /pydataset.structure leaves out tensors x/],
+    ["a structure that names a tensor twice", [
+      document({
+        __metadata__: { "pydataset.structure": '["a",[["t","x"],["t","x"]]]' },
+        x: { dtype: "U8", shape: [1], data_offsets: [0, 1] },
+      }, Uint8Array.of(1)),
+    ], /names tensor x twice/],
+    ["a structure with a bad bigint", [
+      document({ __metadata__: { "pydataset.structure": '["b","1.5"]' } }),
+    ], /has a bigint node that holds "1.5"/],
+    ["a structure too deep", [
+      document({
+        __metadata__: { "pydataset.structure": '["a",['.repeat(300) + '["u"]' + "]]".repeat(300) },
+      }),
+    ], /nests deeper than 256 levels/],
+    ["names that collide", [
+      document({
+        a: { dtype: "U8", shape: [1], data_offsets: [0, 1] },
+        "a.b": { dtype: "U8", shape: [1], data_offsets: [1, 2] },
+      }, Uint8Array.of(1, 2)),
+    ], /the names "a.b" and "a" collide/],
   ];
   for (const [name, chunks, message, options] of cases) {
     await t.step(name, async () => {
       await assert.rejects(decode(chunks, options), (error) => {
-        assert.ok(error instanceof TypeError, String(error));
+        const type = /over the limit/.test(String(error)) ? RangeError : TypeError;
+        assert.ok(error instanceof type, String(error));
         assert.match((error as Error).message, message);
         return true;
       });
@@ -218,6 +251,57 @@ Deno.test("encodeBatches errors the stream on batches it cannot carry", async (t
       await assert.rejects(encode([batch as Batch]), { name: "TypeError", message });
     });
   }
+});
+
+Deno.test("decodeBatches rebuilds the structure of other writers' documents from their names", async () => {
+  const bytes = document(
+    {
+      __metadata__: { "1.label": '"cat"', "1.note": "plain text", toString: "kept" },
+      "0": { dtype: "F32", shape: [1, 1], data_offsets: [0, 4] },
+      "1.ids": { dtype: "I64", shape: [2, 1], data_offsets: [8, 24] },
+      ["__proto__"]: { dtype: "U8", shape: [1], data_offsets: [4, 5] },
+      pad: { dtype: "U8", shape: [3], data_offsets: [5, 8] },
+    },
+    new Uint8Array(24),
+  );
+  const [batch] = await decode([bytes]);
+  assert.deepEqual(Object.keys(batch as object).sort(), ["0", "1", "__proto__", "pad", "toString"]);
+  const named = batch as Record<string, Batch>;
+  assert.deepEqual(named["1"], {
+    ids: { data: new BigInt64Array(2), shape: [2, 1] },
+    label: "cat",
+    note: "plain text",
+  });
+  assert.equal(Object.getOwnPropertyDescriptor(batch, "toString")?.value, "kept");
+  assert.deepEqual(Object.getOwnPropertyDescriptor(batch, "__proto__")?.value, {
+    data: Uint8Array.of(0),
+    shape: [1],
+  });
+  // Names "0" and "1" alone make an array, as an [x, y] batch.
+  const pair = document({
+    "0": { dtype: "F32", shape: [1], data_offsets: [0, 4] },
+    "1": { dtype: "F32", shape: [1], data_offsets: [4, 8] },
+  }, new Uint8Array(8));
+  assert.ok(Array.isArray((await decode([pair]))[0]));
+});
+
+Deno.test("encodeBatches keeps NDArrays of 64-bit integers as shaped I64 tensors", async () => {
+  const batch = { ids: { data: BigInt64Array.of(1n, -2n, 3n, 4n, 5n, 6n), shape: [2, 3] } };
+  const bytes = await encode([batch]);
+  const length = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length)));
+  assert.deepEqual(header.ids, { dtype: "I64", shape: [2, 3], data_offsets: [0, 48] });
+  assert.deepEqual(await decode([bytes]), [batch]);
+});
+
+Deno.test("decodeBatches takes linear time over many tiny chunks", async () => {
+  const batch = [ndarray(new Float32Array(1 << 17).fill(1), [1 << 17])]; // 512 KiB
+  const bytes = await encode([batch]);
+  const chunks = Array.from({ length: bytes.length }, (_, i) => bytes.subarray(i, i + 1));
+  // Quadratic bookkeeping took minutes here; linear takes about a second.
+  assert.deepEqual(await within(decode(chunks), 15_000, "decoding 512 KiB in 1-byte chunks"), [
+    batch,
+  ]);
 });
 
 Deno.test("decodeBatches reads documents from other safetensors writers by name", async () => {
@@ -299,16 +383,28 @@ Deno.test("A Python reader with json and numpy decodes every batch", async (t) =
     { image: ndarray(Uint8Array.of(1, 2, 3), [1, 3]), label: "cat", big: BigInt64Array.of(-5n) },
   ];
   const dir = await Deno.makeTempDir();
+  // The stream ends with the server's failure, carried in the stream.
+  let next = 0;
+  const failing = new ReadableStream<Batch>({
+    pull(controller) {
+      if (next < batches.length) controller.enqueue(batches[next++]!);
+      else controller.error(new BatchError(2, "Cannot get batch 2 of Remote: disk on fire"));
+    },
+  }, { highWaterMark: 0 });
+  const body = new Uint8Array(await batchResponse(failing).arrayBuffer());
   try {
-    await Deno.writeFile(`${dir}/epoch.bin`, await encode(batches));
+    await Deno.writeFile(`${dir}/epoch.bin`, body);
     await Deno.writeTextFile(
       `${dir}/read.py`,
       `${snippet}
 import sys
 with open(sys.argv[1], "rb") as stream:
-    for tensors, metadata in read_batches(stream):
-        print({name: (str(array.dtype), list(array.shape), array.ravel().tolist()) for name, array in sorted(tensors.items())})
-        print({key: value for key, value in sorted(metadata.items()) if key != "pydataset.structure"})
+    try:
+        for tensors, metadata in read_batches(stream):
+            print({name: (str(array.dtype), list(array.shape), array.ravel().tolist()) for name, array in sorted(tensors.items())})
+            print({key: value for key, value in sorted(metadata.items()) if key != "pydataset.structure"})
+    except RuntimeError as error:
+        print("raised:", error)
 `,
     );
     const { code, stdout, stderr } = await new Deno.Command(python, {
@@ -321,17 +417,19 @@ with open(sys.argv[1], "rb") as stream:
       "{}",
       "{'big': ('int64', [1], [-5]), 'image': ('uint8', [1, 3], [1, 2, 3])}",
       `{'label': '"cat"'}`,
+      "raised: Cannot get batch 2 of Remote: disk on fire",
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-Deno.test("The ./wire entry runs without the Deno namespace, as in a browser", async () => {
+Deno.test("The ./wire entry runs without the Deno namespace or Float16Array, as in a browser", async () => {
   const wire = new URL("../wire.ts", import.meta.url).href;
   const mod = new URL("../mod.ts", import.meta.url).href;
   const script = `
 delete globalThis.Deno;
+delete globalThis.Float16Array; // older browsers lack it
 const { batchesFromResponse, batchResponse } = await import(${JSON.stringify(wire)});
 const { ndarray } = await import(${JSON.stringify(mod)});
 const batch = [ndarray(Float32Array.of(1, 2), [2, 1]), { label: "x", ids: BigInt64Array.of(3n) }];
@@ -344,4 +442,21 @@ console.log(typeof globalThis.Deno, back.length, back[1][0].data[1], back[1][1].
   }).output();
   assert.equal(code, 0, new TextDecoder().decode(stderr));
   assert.equal(new TextDecoder().decode(stdout).trim(), "undefined 2 2 x");
+});
+
+Deno.test("decodeBatches delivers every whole batch before the error that follows them", async () => {
+  const good = await encode([[Float32Array.of(1)], [Float32Array.of(2)]]);
+  const cut = new Uint8Array(good.length + 5);
+  cut.set(good);
+  cut.set([9, 0, 0], good.length); // a third document cut short, in the same chunk
+  const seen: Batch[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const batch of ReadableStream.from([cut]).pipeThrough(decodeBatches())) {
+        seen.push(batch);
+      }
+    })(),
+    /Cannot decode batch 2 as the stream ended within it/,
+  );
+  assert.deepEqual(seen, [[Float32Array.of(1)], [Float32Array.of(2)]]);
 });

@@ -6,7 +6,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { isNDArray, isTypedArray, shapeProblem } from "../_ndarray.ts";
+import { isFloat16Array, isNDArray, isTypedArray, shapeProblem } from "../_ndarray.ts";
 import { show } from "../_validate.ts";
 import type { NDArray, TypedArray } from "../ndarray.ts";
 
@@ -224,7 +224,7 @@ function values(
 ): [Float32Array | Int32Array, "float32" | "int32"] {
   if (data instanceof Float32Array) return [data, "float32"];
   if (data instanceof Int32Array) return [data, "int32"];
-  if (data instanceof Float64Array || data instanceof Float16Array) {
+  if (data instanceof Float64Array || isFloat16Array(data)) {
     return [Float32Array.from(data), "float32"];
   }
   if (data instanceof Uint8Array || data instanceof Uint8ClampedArray) {

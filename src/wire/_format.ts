@@ -1,6 +1,7 @@
 // The safetensors stream format: dtypes, and how a batch's structure is
 // kept. Web-standard code only: it also runs in browsers.
 
+import { isFloat16Array } from "../_ndarray.ts";
 import type { TypedArray } from "../ndarray.ts";
 
 /** A safetensors dtype and the typed array that holds it. */
@@ -19,7 +20,7 @@ const DTYPES: DtypeInfo[] = [
   { name: "F32", size: 4, create: (b, o, n) => new Float32Array(b, o, n) },
   { name: "I32", size: 4, create: (b, o, n) => new Int32Array(b, o, n) },
   { name: "U32", size: 4, create: (b, o, n) => new Uint32Array(b, o, n) },
-  { name: "F16", size: 2, create: (b, o, n) => new Float16Array(b, o, n) },
+  { name: "F16", size: 2, create: (b, o, n) => new (float16Array())(b, o, n) },
   { name: "I16", size: 2, create: (b, o, n) => new Int16Array(b, o, n) },
   { name: "U16", size: 2, create: (b, o, n) => new Uint16Array(b, o, n) },
   { name: "I8", size: 1, create: (b, o, n) => new Int8Array(b, o, n) },
@@ -31,6 +32,17 @@ const DTYPES: DtypeInfo[] = [
 export const DTYPE_BY_NAME: ReadonlyMap<string, DtypeInfo> = new Map(
   DTYPES.map((dtype) => [dtype.name, dtype]),
 );
+
+/**
+ * `Float16Array`, which older browsers lack (Chrome before 135, Safari
+ * before 18.2): F16 data cannot be decoded there.
+ */
+function float16Array(): typeof Float16Array {
+  if (typeof Float16Array === "undefined") {
+    throw new TypeError("Cannot decode F16 data as this runtime has no Float16Array");
+  }
+  return Float16Array;
+}
 
 /** The safetensors dtype of a typed array. */
 export function dtypeOf(array: TypedArray | BigArray): DtypeInfo {
@@ -46,7 +58,7 @@ export function dtypeOf(array: TypedArray | BigArray): DtypeInfo {
     ? "I32"
     : array instanceof Uint32Array
     ? "U32"
-    : array instanceof Float16Array
+    : isFloat16Array(array)
     ? "F16"
     : array instanceof Int16Array
     ? "I16"
@@ -64,6 +76,12 @@ export function dtypeOf(array: TypedArray | BigArray): DtypeInfo {
  * array, values that are not arrays of numbers).
  */
 export const STRUCTURE_KEY = "pydataset.structure";
+
+/**
+ * The key in `__metadata__` of a document that ends a stream with an error
+ * (JSON: name, message, and the batch index when known) instead of a batch.
+ */
+export const ERROR_KEY = "pydataset.error";
 
 /**
  * A node of the structure: a tensor (by name; `flat` for a plain typed

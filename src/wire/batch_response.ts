@@ -6,7 +6,8 @@
  */
 
 import { decodeBatches, type DecodeBatchesOptions } from "./decode_batches.ts";
-import { type Batch, encodeBatches } from "./encode_batches.ts";
+import { encodeBatch, encodeError } from "./_encode.ts";
+import type { Batch } from "./encode_batches.ts";
 
 /**
  * The media type of a stream of safetensors documents, one per batch, back
@@ -25,7 +26,9 @@ export const MEDIA_TYPE = "application/vnd.pydataset.safetensors-stream";
  * A `Response` whose body streams `batches` as safetensors documents, with
  * {@linkcode MEDIA_TYPE} as its `content-type`. It pulls batches as the
  * client reads: a slow client slows the source, and a client that goes
- * away cancels it.
+ * away cancels it. A source that fails ends the body with a document that
+ * carries the error, so that the client reports it (a `BatchError` names its
+ * batch) rather than a broken connection.
  *
  * @param batches The batches, such as an epoch of a `PyDataset`.
  * @param init Status and headers; `content-type` is set.
@@ -41,7 +44,31 @@ export const MEDIA_TYPE = "application/vnd.pydataset.safetensors-stream";
 export function batchResponse(batches: ReadableStream<Batch>, init: ResponseInit = {}): Response {
   const headers = new Headers(init.headers);
   headers.set("content-type", MEDIA_TYPE);
-  return new Response(batches.pipeThrough(encodeBatches()), { ...init, headers });
+  return new Response(encodedBody(batches), { ...init, headers });
+}
+
+/**
+ * The batches as documents, pulled one at a time as the body is sent. A
+ * source that fails ends the body with a document that carries the error
+ * (HTTP itself cannot say why a body stops), which the reader raises.
+ */
+function encodedBody(batches: ReadableStream<Batch>): ReadableStream<Uint8Array> {
+  const reader = batches.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let result;
+      try {
+        result = await reader.read();
+      } catch (error) {
+        controller.enqueue(encodeError(error));
+        controller.close();
+        return;
+      }
+      if (result.done) controller.close();
+      else for (const chunk of encodeBatch(result.value)) controller.enqueue(chunk);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
 }
 
 /**
@@ -76,7 +103,7 @@ export function batchesFromResponse(
       } as it failed: ${response.status} ${response.statusText}`,
     );
   }
-  const type = response.headers.get("content-type")?.split(";")[0]?.trim();
+  const type = response.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase();
   if (type !== MEDIA_TYPE) {
     response.body?.cancel().catch(() => {});
     throw new TypeError(

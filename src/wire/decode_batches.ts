@@ -4,12 +4,13 @@
  * @module
  */
 
+import { BatchError } from "../batch_error.ts";
 import type { NDArray } from "../ndarray.ts";
 import {
   DTYPE_BY_NAME,
   type DtypeInfo,
+  ERROR_KEY,
   LITTLE_ENDIAN,
-  type Node,
   STRUCTURE_KEY,
   swapBytes,
 } from "./_format.ts";
@@ -29,14 +30,18 @@ export interface DecodeBatchesOptions {
 /**
  * A `TransformStream` that reads safetensors documents, back to back, from
  * bytes in chunks of any size, and rebuilds each batch: the structure that
- * {@linkcode encodeBatches} recorded, or, for documents from elsewhere,
- * records keyed by the tensor names with `NDArray` values (and the
- * `__metadata__` values). Typed arrays are views of the received bytes when
- * those are aligned for their type, and copies only when not.
+ * {@linkcode encodeBatches} recorded, or, for documents from elsewhere, the
+ * structure their names describe (`"0"`, `"1"` make an array, `.` nests),
+ * with `NDArray` tensors and the `__metadata__` values at their names.
+ * Typed arrays are views of the received bytes when those are aligned for
+ * their type, and copies only when not.
  *
- * A truncated stream, a header over `maxHeaderBytes`, bad JSON, an unknown
- * dtype, or offsets outside the document (or with holes or overlaps)
- * error the stream with a `TypeError` that says what and where.
+ * A truncated stream, bad JSON, an unknown dtype, or offsets outside the
+ * document (or with holes or overlaps) error the stream with a `TypeError`
+ * that says what and where; a header over `maxHeaderBytes`, with a
+ * `RangeError`. A document that carries the writer's error (see
+ * `batchResponse`) errors it with that error: a `BatchError` when it names
+ * its batch.
  *
  * @param options The header limit.
  * @returns A stream from bytes to batches.
@@ -70,44 +75,69 @@ export function decodeBatches(
   let documents = 0;
   let header: Header | undefined;
   return new TransformStream<Uint8Array, Batch>({
-    transform(chunk, controller) {
-      if (!(chunk instanceof Uint8Array)) {
-        throw new TypeError(
-          `Cannot decode batches from a chunk that is not a Uint8Array: current value is ${typeof chunk}`,
-        );
-      }
-      input.push(chunk);
-      while (true) {
-        if (!header) {
-          if (input.length < 8) return;
-          const length = input.peekLength();
-          if (length > maxHeaderBytes) {
-            throw new TypeError(
-              `Cannot decode batch ${documents} as its header is ${length} bytes long, over the limit of ${maxHeaderBytes}`,
-            );
-          }
-          if (input.length < 8 + length) return;
-          input.take(8);
-          header = parseHeader(input.take(length).bytes, documents);
-        }
-        if (input.length < header.dataLength) return;
-        const data = input.take(header.dataLength);
-        controller.enqueue(buildBatch(header, data, documents));
-        header = undefined;
-        documents++;
-      }
-    },
-    flush() {
-      if (header || input.length > 0) {
-        const expected = header ? `${header.dataLength} bytes of data` : "a header";
-        throw new TypeError(
-          `Cannot decode batch ${documents} as the stream ended within it: ${input.length} bytes left where ${expected} ${
-            header ? "were" : "was"
-          } due`,
-        );
-      }
-    },
+    transform: (chunk, controller) => afterDrain(controller, () => decode(chunk, controller)),
+    flush: (controller) => afterDrain(controller, finish),
   });
+
+  function decode(chunk: Uint8Array, controller: TransformStreamDefaultController<Batch>): void {
+    if (!(chunk instanceof Uint8Array)) {
+      throw new TypeError(
+        `Cannot decode batches from a chunk that is not a Uint8Array: current value is ${typeof chunk}`,
+      );
+    }
+    input.push(chunk);
+    while (true) {
+      if (!header) {
+        if (input.length < 8) return;
+        const announced = input.peekLength();
+        if (announced > BigInt(maxHeaderBytes)) {
+          throw new RangeError(
+            `Cannot decode batch ${documents} as its header is ${announced} bytes long, over the limit of ${maxHeaderBytes}`,
+          );
+        }
+        const length = Number(announced);
+        if (input.length < 8 + length) return;
+        input.take(8);
+        header = parseHeader(input.take(length).bytes, documents);
+      }
+      if (input.length < header.dataLength) return;
+      const data = input.take(header.dataLength);
+      controller.enqueue(buildBatch(header, data, documents));
+      header = undefined;
+      documents++;
+    }
+  }
+
+  function finish(): void {
+    if (header || input.length > 0) {
+      const expected = header ? `${header.dataLength} bytes of data` : "a header";
+      throw new TypeError(
+        `Cannot decode batch ${documents} as the stream ended within it: ${input.length} bytes left where ${expected} ${
+          header ? "were" : "was"
+        } due`,
+      );
+    }
+  }
+}
+
+/**
+ * Runs `step`; if it throws, waits until the reader has taken every batch
+ * already decoded before erroring the stream, which would drop them.
+ */
+async function afterDrain(
+  controller: TransformStreamDefaultController<Batch>,
+  step: () => void,
+): Promise<void> {
+  try {
+    step();
+  } catch (error) {
+    // The readable side's highWaterMark is 0: a negative desiredSize counts
+    // batches still queued. Polling is fine on this one-off path.
+    while ((controller.desiredSize ?? 0) < 0) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    throw error;
+  }
 }
 
 interface TensorEntry {
@@ -139,7 +169,7 @@ function parseHeader(bytes: Uint8Array, document: number): Header {
   }
   const { __metadata__: metadata = {}, ...entries } = json as Record<string, unknown>;
   if (
-    typeof metadata !== "object" || metadata === null ||
+    typeof metadata !== "object" || metadata === null || Array.isArray(metadata) ||
     Object.values(metadata).some((value) => typeof value !== "string")
   ) {
     throw new TypeError(`Cannot decode ${where} as its __metadata__ is not a map of strings`);
@@ -199,7 +229,7 @@ function tensorEntry(name: string, entry: unknown, where: string): TensorEntry {
 }
 
 function buildBatch(header: Header, data: Slice, document: number): Batch {
-  const arrays = new Map<string, NDArray["data"] | BigArray>();
+  const tensors = new Map<string, NDArray | { data: BigArray; shape: number[] }>();
   for (const { name, dtype, shape, begin, end } of header.tensors) {
     const count = shape.reduce((a, b) => a * b, 1);
     const offset = data.bytes.byteOffset + begin;
@@ -212,82 +242,188 @@ function buildBatch(header: Header, data: Slice, document: number): Batch {
       if (!LITTLE_ENDIAN) swapBytes(copy, dtype.size);
       array = dtype.create(copy.buffer, 0, count);
     }
-    arrays.set(name, array);
+    tensors.set(name, { data: array as NDArray["data"], shape });
   }
+  const where = `batch ${document}`;
+  const failure = header.metadata[ERROR_KEY];
+  if (failure !== undefined) throw remoteError(failure, where);
   const structure = header.metadata[STRUCTURE_KEY];
-  if (structure === undefined) return fromNames(header, arrays);
-  let node: Node;
+  if (structure === undefined) return fromNames(tensors, header.metadata, where);
+  let node: unknown;
   try {
     node = JSON.parse(structure);
   } catch (error) {
     throw new TypeError(
-      `Cannot decode batch ${document} as its ${STRUCTURE_KEY} is not JSON: ${
-        (error as Error).message
-      }`,
+      `Cannot decode ${where} as its ${STRUCTURE_KEY} is not JSON: ${(error as Error).message}`,
     );
   }
-  return rebuild(node, header, arrays, document);
+  const used = new Set<string>();
+  const batch = rebuild(node, tensors, used, where, 0);
+  const unused = [...tensors.keys()].filter((name) => !used.has(name));
+  if (unused.length > 0) {
+    throw new TypeError(
+      `Cannot decode ${where} as its ${STRUCTURE_KEY} leaves out tensors ${unused.join(", ")}`,
+    );
+  }
+  return batch;
 }
 
+/**
+ * The error a writer sent in place of a batch: a `BatchError` when it names
+ * its batch, else an `Error` of the same name.
+ */
+function remoteError(text: string, where: string): Error {
+  let report: { name?: unknown; message?: unknown; index?: unknown; cause?: unknown };
+  try {
+    report = JSON.parse(text);
+  } catch {
+    report = { message: text };
+  }
+  const message = typeof report.message === "string" ? report.message : text;
+  const { name, message: causeMessage } = (report.cause ?? {}) as Record<string, unknown>;
+  const cause = typeof causeMessage === "string"
+    ? Object.assign(new Error(causeMessage), { name: String(name ?? "Error") })
+    : undefined;
+  const options = cause ? { cause } : {};
+  if (Number.isSafeInteger(report.index)) {
+    return new BatchError(report.index as number, message, options);
+  }
+  const error = new Error(`The writer failed at ${where}: ${message}`, options);
+  if (typeof report.name === "string") error.name = report.name;
+  return error;
+}
+
+/** How deep a batch's structure may nest: deeper is an error, not a stack overflow. */
+const MAX_DEPTH = 256;
+
+/** Rebuilds a batch from the structure `encodeBatches` recorded. */
 function rebuild(
-  node: Node,
-  header: Header,
-  arrays: Map<string, NDArray["data"] | BigArray>,
-  document: number,
+  node: unknown,
+  tensors: Map<string, NDArray | { data: BigArray; shape: number[] }>,
+  used: Set<string>,
+  where: string,
+  depth: number,
 ): Batch {
-  const bad = (): never => {
-    throw new TypeError(
-      `Cannot decode batch ${document} as its ${STRUCTURE_KEY} is malformed near ${
-        JSON.stringify(node).slice(0, 80)
-      }`,
-    );
+  const bad = (why: string): never => {
+    throw new TypeError(`Cannot decode ${where} as its ${STRUCTURE_KEY} ${why}`);
   };
-  if (!Array.isArray(node)) return bad();
-  switch (node[0]) {
+  if (depth > MAX_DEPTH) bad(`nests deeper than ${MAX_DEPTH} levels`);
+  if (!Array.isArray(node)) return bad(`has a node that is not a list: ${JSON.stringify(node)}`);
+  const [kind, value, flags] = node as [unknown, unknown, { flat?: boolean; clamped?: boolean }?];
+  switch (kind) {
     case "t": {
-      const array = arrays.get(node[1]);
-      const entry = header.tensors.find((tensor) => tensor.name === node[1]);
-      if (!array || !entry) return bad();
-      const data = node[2]?.clamped && array instanceof Uint8Array
-        ? new Uint8ClampedArray(array.buffer, array.byteOffset, array.length)
-        : array;
-      return node[2]?.flat ? data : { data: data as NDArray["data"], shape: entry.shape };
+      const tensor = typeof value === "string" ? tensors.get(value) : undefined;
+      if (!tensor) return bad(`names a tensor the header lacks: ${JSON.stringify(value)}`);
+      if (used.has(value as string)) return bad(`names tensor ${value} twice`);
+      used.add(value as string);
+      const data = flags?.clamped && tensor.data instanceof Uint8Array
+        ? new Uint8ClampedArray(tensor.data.buffer, tensor.data.byteOffset, tensor.data.length)
+        : tensor.data;
+      return flags?.flat ? data : { data, shape: tensor.shape } as Batch;
     }
     case "a":
-      return Array.isArray(node[1])
-        ? node[1].map((n) => rebuild(n, header, arrays, document))
-        : bad();
+      if (!Array.isArray(value)) return bad("has an array node without items");
+      return value.map((child) => rebuild(child, tensors, used, where, depth + 1));
     case "o": {
-      if (typeof node[1] !== "object" || node[1] === null) return bad();
+      if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        return bad("has a record node without entries");
+      }
       const record: Record<string, Batch> = {};
-      for (const [key, child] of Object.entries(node[1])) {
-        record[key] = rebuild(child, header, arrays, document);
+      for (const [key, child] of Object.entries(value)) {
+        define(record, key, rebuild(child, tensors, used, where, depth + 1));
       }
       return record;
     }
     case "v":
-      return node[1];
+      if (value !== null && !["string", "number", "boolean"].includes(typeof value)) {
+        return bad(`has a value node that holds ${JSON.stringify(value)}`);
+      }
+      return value as Batch;
     case "n":
-      return Number(node[1]);
+      if (value !== "NaN" && value !== "Infinity" && value !== "-Infinity") {
+        return bad(`has a number node that holds ${JSON.stringify(value)}`);
+      }
+      return Number(value);
     case "b":
-      return BigInt(node[1]);
+      if (typeof value !== "string" || !/^-?\d+$/.test(value)) {
+        return bad(`has a bigint node that holds ${JSON.stringify(value)}`);
+      }
+      return BigInt(value);
     case "u":
       return undefined;
     default:
-      return bad();
+      return bad(`has a node of unknown kind ${JSON.stringify(kind)}`);
   }
 }
 
-/** A document from another writer: `{ name: NDArray, ..., key: value }`. */
-function fromNames(header: Header, arrays: Map<string, NDArray["data"] | BigArray>): Batch {
-  const batch: Record<string, Batch> = {};
-  for (const { name, shape } of header.tensors) {
-    batch[name] = { data: arrays.get(name) as NDArray["data"], shape };
+/**
+ * A document from another writer, rebuilt from its names as the format
+ * names places: `"0"`, `"1"`, ... make an array, other keys a record, and
+ * `.` nests (`"0.image"`). `__metadata__` values join at their names, read
+ * as JSON where they are JSON and as strings otherwise.
+ */
+function fromNames(
+  tensors: Map<string, NDArray | { data: BigArray; shape: number[] }>,
+  metadata: Record<string, string>,
+  where: string,
+): Batch {
+  const root: Tree = new Map();
+  const place = (name: string, leaf: Batch) => {
+    const path = name.split(".");
+    let tree = root;
+    for (const [i, key] of path.entries()) {
+      const last = i === path.length - 1;
+      const existing = tree.get(key);
+      if (last ? existing !== undefined : existing !== undefined && !(existing instanceof Map)) {
+        throw new TypeError(
+          `Cannot decode ${where} as the names ${JSON.stringify(name)} and ${
+            JSON.stringify(path.slice(0, i + 1).join("."))
+          } collide`,
+        );
+      }
+      if (last) tree.set(key, leaf);
+      else {
+        if (existing === undefined) tree.set(key, new Map());
+        tree = tree.get(key) as Tree;
+      }
+    }
+  };
+  for (const [name, tensor] of tensors) place(name, tensor as Batch);
+  for (const [name, text] of Object.entries(metadata)) place(name, parseValue(text));
+  return fromTree(root);
+}
+
+type Tree = Map<string, Batch | Tree>;
+
+function fromTree(tree: Tree): Batch {
+  const keys = [...tree.keys()];
+  const isArray = keys.length > 0 && keys.every((key, i) => key === String(i));
+  if (isArray) return keys.map((key) => child(tree.get(key)!));
+  const record: Record<string, Batch> = {};
+  for (const [key, value] of tree) define(record, key, child(value));
+  return record;
+}
+
+function child(value: Batch | Tree): Batch {
+  return value instanceof Map ? fromTree(value) : value;
+}
+
+function parseValue(text: string): Batch {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
   }
-  for (const [key, value] of Object.entries(header.metadata)) {
-    if (!(key in batch)) batch[key] = value;
-  }
-  return batch;
+}
+
+/** Sets an own property, even one named like `__proto__` or `toString`. */
+function define(record: Record<string, Batch>, key: string, value: Batch): void {
+  Object.defineProperty(record, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
 }
 
 /** A run of bytes, and whether it lies in one received chunk. */
@@ -295,9 +431,15 @@ interface Slice {
   bytes: Uint8Array;
 }
 
-/** Received chunks, consumed from the front without copying when possible. */
+/**
+ * Received chunks, consumed from the front without copying when possible.
+ * Consumed chunks are dropped by moving an index, not by shifting the
+ * array, so that many tiny chunks cost linear time.
+ */
 class Bytes {
   #chunks: Uint8Array[] = [];
+  /** The first chunk not yet fully consumed. */
+  #head = 0;
   #length = 0;
 
   get length(): number {
@@ -306,50 +448,55 @@ class Bytes {
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
+    if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
+      this.#chunks = this.#chunks.slice(this.#head);
+      this.#head = 0;
+    }
     this.#chunks.push(chunk);
     this.#length += chunk.length;
   }
 
   /** The 8-byte little-endian header length at the front. */
-  peekLength(): number {
-    const head = this.#chunks[0]!.length >= 8 ? this.#chunks[0]! : this.#copy(8, false);
-    const view = new DataView(head.buffer, head.byteOffset, 8);
-    const length = view.getBigUint64(0, true);
-    return length > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(length);
+  peekLength(): bigint {
+    const first = this.#chunks[this.#head]!;
+    const head = first.length >= 8 ? first : this.#copy(8, false);
+    return new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
   }
 
   /** Removes `n` bytes from the front: a view if they lie in one chunk. */
   take(n: number): Slice {
     if (n === 0) return { bytes: new Uint8Array(0) };
-    const first = this.#chunks[0]!;
+    const first = this.#chunks[this.#head]!;
     if (first.length >= n) {
-      const bytes = first.subarray(0, n);
-      if (first.length === n) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(n);
+      this.#consume(first, n);
       this.#length -= n;
-      return { bytes };
+      return { bytes: first.subarray(0, n) };
     }
     return { bytes: this.#copy(n, true) };
+  }
+
+  #consume(first: Uint8Array, n: number): void {
+    if (first.length === n) this.#chunks[this.#head++] = EMPTY;
+    else this.#chunks[this.#head] = first.subarray(n);
   }
 
   /** Copies `n` bytes from the front into a new buffer, removing them if asked. */
   #copy(n: number, remove: boolean): Uint8Array {
     const bytes = new Uint8Array(n);
     let filled = 0;
-    let index = 0;
-    while (filled < n) {
+    for (let index = this.#head; filled < n; index++) {
       const chunk = this.#chunks[index]!;
       const part = chunk.subarray(0, Math.min(chunk.length, n - filled));
       bytes.set(part, filled);
       filled += part.length;
       if (remove) {
-        if (part.length === chunk.length) this.#chunks.shift();
-        else this.#chunks[0] = chunk.subarray(part.length);
-      } else {
-        index++;
+        if (part.length === chunk.length) this.#chunks[this.#head++] = EMPTY;
+        else this.#chunks[this.#head] = chunk.subarray(part.length);
       }
     }
     if (remove) this.#length -= n;
     return bytes;
   }
 }
+
+const EMPTY = new Uint8Array(0);
