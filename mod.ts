@@ -34,6 +34,7 @@
  */
 
 export * from "./src/batch_error.ts";
+export * from "./src/epoch_stats.ts";
 export * from "./src/ndarray.ts";
 export * from "./src/options.ts";
 export * from "./src/py_dataset.ts";

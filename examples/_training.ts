@@ -128,19 +128,22 @@ export interface FitReport {
 export async function fit(
   model: tf.LayersModel,
   data: TfDataset,
-  { epochs, batches, waits }: { epochs: number; batches: () => number; waits: Waits },
+  { epochs, batches, epochWaitMs }: {
+    epochs: number;
+    batches: () => number;
+    /** Milliseconds the model waited for batches in the epoch that just ended. */
+    epochWaitMs: () => number;
+  },
 ): Promise<FitReport> {
   const progress = new Progress();
   const report: FitReport = { epochSeconds: [], epochWaits: [] };
   let started = 0;
-  let waitedBefore = 0;
   await model.fitDataset(data, {
     epochs,
     verbose: 0,
     callbacks: {
       onEpochBegin: () => {
         started = performance.now();
-        waitedBefore = waits.ms;
         progress.begin();
       },
       onBatchEnd: (batch, logs) => {
@@ -149,7 +152,7 @@ export async function fit(
       },
       onEpochEnd: () => {
         report.epochSeconds.push((performance.now() - started) / 1000);
-        report.epochWaits.push((waits.ms - waitedBefore) / 1000);
+        report.epochWaits.push(epochWaitMs() / 1000);
       },
     },
   });

@@ -17,15 +17,7 @@ import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
 import { toTfDataset } from "../tfjs.ts";
 import { integer, run } from "./_flags.ts";
-import {
-  classifier,
-  fit,
-  summarize,
-  timed,
-  toTensors,
-  useBackend,
-  type Waits,
-} from "./_training.ts";
+import { classifier, fit, summarize, toTensors, useBackend } from "./_training.ts";
 import { ImageFiles } from "./image_dataset.ts";
 import { listImages, makeShapes } from "./shapes.ts";
 
@@ -141,13 +133,12 @@ async function main(args: string[]): Promise<void> {
   );
 
   const net = classifier(options.size, classes.length);
-  const waits: Waits = { ms: 0 };
-  const epochs = ({ signal }: { signal: AbortSignal }) =>
-    train.epoch({ shuffle: true, seed: 1, signal });
-  const report = await fit(net, toTfDataset(timed(epochs, waits), { toTensors }), {
+  const data = toTfDataset(train, { shuffle: true, seed: 1, toTensors });
+  const report = await fit(net, data, {
     epochs: options.epochs,
     batches: () => train.length,
-    waits,
+    // The loader's own account: how long the reader (fitDataset) waited.
+    epochWaitMs: () => train.stats?.waitMs ?? 0,
   });
   await summarize(net, toTfDataset(test, { toTensors }), classes.length, report);
   net.dispose();

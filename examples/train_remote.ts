@@ -87,10 +87,15 @@ async function main(args: string[]): Promise<void> {
       shard ? ` (shard ${values.shard})` : ""
     }; tfjs ${tf.getBackend()}`,
   );
+  let before = 0;
   const report = await fit(net, toTfDataset(timed(open, waits), { toTensors }), {
     epochs,
     batches: () => batches,
-    waits,
+    epochWaitMs: () => {
+      const waited = waits.ms - before;
+      before = waits.ms;
+      return waited;
+    },
   });
   await summarize(net, toTfDataset(heldOut, { toTensors }), classes, report);
   net.dispose();

@@ -5,6 +5,7 @@
 // `maxQueueSize + workers` batches fetched ahead of the reader, puts batches
 // back into epoch order, and runs the epoch hooks once each.
 
+import type { EpochStats } from "./epoch_stats.ts";
 import type { EpochOrder } from "./order.ts";
 
 /** What an epoch stream needs from its dataset. */
@@ -34,6 +35,8 @@ export interface EpochPlan<B> {
    * running fetches: the fetcher may abandon them.
    */
   abandon(reason: unknown): void;
+  /** Filled in as the epoch runs. */
+  stats: EpochStats;
   /** Runs `onEpochEnd`. */
   end(): Promise<void>;
   /** Called once, right before the stream closes, errors or is cancelled. */
@@ -77,6 +80,13 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   #halt = new AbortController();
   /** Set while we enqueue: the stream may call `pull` from inside. */
   #enqueuing = false;
+  /** Batches the reader had taken at the last pull (for the stats). */
+  #consumedAtPull = 0;
+  /** Since when the reader waits for a batch, if it does. */
+  #waitingSince: number | undefined;
+  #queueSamples = 0;
+  #queueSum = 0;
+  #startedAt = performance.now();
   #settled = Promise.withResolvers<void>();
 
   constructor(plan: EpochPlan<B>) {
@@ -91,6 +101,7 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   }
 
   pull(): void {
+    this.#noteRead();
     // A pull from inside our own enqueue: #flush's caller pumps and checks.
     if (this.#enqueuing || this.#stop || this.#finishing) return;
     this.#flush();
@@ -156,9 +167,14 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
       if (this.#next - this.#delivered + queued >= maxQueueSize + workers) break;
       const position = this.#next++;
       this.#running.add(position);
+      const started = performance.now();
+      const settle = (outcome: Outcome<B>) => {
+        this.#plan.stats.getItemMs += performance.now() - started;
+        this.#settle(position, outcome);
+      };
       this.#plan.fetch(order.at(position)).then(
-        (value) => this.#settle(position, { ok: true, value }),
-        (error) => this.#settle(position, { ok: false, error }),
+        (value) => settle({ ok: true, value }),
+        (error) => settle({ ok: false, error }),
       );
     }
   }
@@ -183,6 +199,25 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   }
 
   /**
+   * Keeps the stats of the reader's side. Every batch the reader takes
+   * triggers a pull (the queue never exceeds its highWaterMark), so a pull
+   * with no batch taken since the previous one, outside our own enqueue, is
+   * a read waiting on an empty queue.
+   */
+  #noteRead(): void {
+    if (!this.#order) return;
+    const queued = this.#plan.maxQueueSize - (this.#controller.desiredSize ?? 0);
+    const consumed = this.#delivered - queued;
+    const waiting = !this.#enqueuing && consumed === this.#consumedAtPull && queued === 0;
+    this.#consumedAtPull = consumed;
+    if (this.#enqueuing) return;
+    this.#queueSamples++;
+    this.#queueSum += queued;
+    this.#plan.stats.meanQueueDepth = this.#queueSum / this.#queueSamples;
+    if (waiting) this.#waitingSince ??= performance.now();
+  }
+
+  /**
    * Enqueues the batches that are next in order while the queue has room:
    * the queue never holds more than `maxQueueSize`, and a batch fetched
    * beyond that waits here, counted against the fetch-ahead bound.
@@ -196,12 +231,23 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
       const value = this.#waiting.get(this.#delivered)!;
       this.#waiting.delete(this.#delivered);
       this.#delivered++;
+      const { stats } = this.#plan;
+      if (this.#waitingSince !== undefined) {
+        stats.waitMs += performance.now() - this.#waitingSince;
+        this.#waitingSince = undefined;
+      }
       this.#enqueuing = true;
       try {
         this.#controller.enqueue(value);
       } finally {
         this.#enqueuing = false;
       }
+      stats.batches++;
+      stats.maxQueueDepth = Math.max(
+        stats.maxQueueDepth,
+        this.#plan.maxQueueSize - (this.#controller.desiredSize ?? 0),
+      );
+      stats.elapsedMs = performance.now() - this.#startedAt;
     }
   }
 
@@ -240,6 +286,8 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
 
   async #finish(): Promise<void> {
     this.#plan.signal.removeEventListener("abort", this.#onAbort);
+    this.#plan.stats.elapsedMs = performance.now() - this.#startedAt;
+    this.#plan.stats.ended = true;
     this.#waiting.clear();
     let hookFailed = false;
     let hookError: unknown;

@@ -7,6 +7,7 @@
 import { checkBatch, describe, missingPermission, permissionAdvice } from "./_errors.ts";
 import { inWorkerContext } from "./_worker_context.ts";
 import { BatchError } from "./batch_error.ts";
+import type { EpochStats } from "./epoch_stats.ts";
 import { createEpochStream } from "./epoch_stream.ts";
 import {
   checkLength,
@@ -140,6 +141,7 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
   #seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
   #active: ActiveEpoch | undefined;
   #pool: WorkerPool | undefined;
+  #stats: EpochStats | undefined;
 
   /**
    * Constructs a new instance; only stores the options, as Keras does.
@@ -187,6 +189,16 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
   /** The number of batches, as `length` (`Infinity` when infinite). */
   get numBatches(): number {
     return this.length;
+  }
+
+  /**
+   * What the current epoch (or the last one, once it ended) has done:
+   * batches, time in `getItem`, time the reader waited, queue depth.
+   * Undefined before the first epoch. Keep a copy per epoch, e.g. in
+   * `onEpochEnd`, to compare epochs.
+   */
+  get stats(): EpochStats | undefined {
+    return this.#stats;
   }
 
   /**
@@ -256,7 +268,18 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
     const settled = Promise.withResolvers<void>();
     this.#active = { controller: closing, settled: settled.promise };
     const pool = this.#options.useMultiprocessing ? this.#workerPool() : undefined;
+    const stats = this.#stats = {
+      epoch: number,
+      batches: 0,
+      getItemMs: 0,
+      waitMs: 0,
+      meanQueueDepth: 0,
+      maxQueueDepth: 0,
+      elapsedMs: 0,
+      ended: false,
+    };
     return createEpochStream<B>({
+      stats,
       workers: this.#options.workers,
       maxQueueSize: this.#options.maxQueueSize,
       signal: signal ? AbortSignal.any([signal, closing.signal]) : closing.signal,

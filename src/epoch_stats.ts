@@ -1,0 +1,59 @@
+/**
+ * {@linkcode EpochStats}: what an epoch did, for seeing whether training
+ * waits on the loader.
+ *
+ * @module
+ */
+
+/**
+ * What one epoch has done so far, from {@linkcode PyDataset.prototype.stats}:
+ * live while the epoch runs, final once it ended.
+ *
+ * `waitMs` against the epoch's length tells whether the reader (training)
+ * waits on the loader; `meanQueueDepth` near 0 means the loader cannot keep
+ * up, near `maxQueueSize` that the reader is the slower side.
+ *
+ * @example Log how long training waited for batches
+ * ```ts
+ * import { PyDataset } from "@pydataset/pydataset";
+ * import assert from "node:assert/strict";
+ *
+ * class Slow extends PyDataset<number> {
+ *   get length(): number {
+ *     return 3;
+ *   }
+ *   async getItem(index: number): Promise<number> {
+ *     await new Promise((resolve) => setTimeout(resolve, 5));
+ *     return index;
+ *   }
+ * }
+ *
+ * const slow = new Slow();
+ * for await (const _ of slow.epoch());
+ * const { batches, getItemMs, waitMs } = slow.stats!;
+ * assert.equal(batches, 3);
+ * assert.ok(getItemMs >= 10 && waitMs >= 10);
+ * ```
+ */
+export interface EpochStats {
+  /** The epoch's number. */
+  epoch: number;
+  /** Batches handed to the stream so far. */
+  batches: number;
+  /**
+   * Milliseconds spent fetching batches, summed over batches: `getItem` on
+   * the main thread, or the round trip to a worker. With several fetches at
+   * once it can exceed the epoch's length.
+   */
+  getItemMs: number;
+  /** Milliseconds the reader spent waiting for a batch it asked for. */
+  waitMs: number;
+  /** Batches waiting in the stream's queue when the reader asked, on average. */
+  meanQueueDepth: number;
+  /** The most batches that waited in the stream's queue at once. */
+  maxQueueDepth: number;
+  /** Milliseconds from the epoch's start to its end, or to now while it runs. */
+  elapsedMs: number;
+  /** Whether the epoch has ended. */
+  ended: boolean;
+}
