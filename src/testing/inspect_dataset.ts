@@ -213,14 +213,14 @@ export async function inspectDataset<B>(
  *
  * @example In a test
  * ```ts
- * import { ndarray, PyDataset } from "@pydataset/pydataset";
+ * import { type NDArray, ndarray, PyDataset } from "@pydataset/pydataset";
  * import { assertValidDataset } from "@pydataset/pydataset/testing";
  *
- * class Points extends PyDataset {
+ * class Points extends PyDataset<[NDArray, Int32Array]> {
  *   get length(): number {
  *     return 5;
  *   }
- *   getItem(index: number) {
+ *   getItem(index: number): [NDArray, Int32Array] {
  *     const ids = Int32Array.from({ length: 4 }, (_, i) => index * 4 + i);
  *     return [ndarray(new Float32Array(8), [4, 2]), ids];
  *   }
