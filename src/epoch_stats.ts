@@ -42,8 +42,9 @@ export interface EpochStats {
   batches: number;
   /**
    * Milliseconds spent fetching batches, summed over batches: `getItem` on
-   * the main thread, or the round trip to a worker. With several fetches at
-   * once it can exceed the epoch's length.
+   * the main thread, or the round trip to a worker from when the worker is
+   * handed the batch. With several fetches at once it can exceed the
+   * epoch's length.
    */
   getItemMs: number;
   /** Milliseconds the reader spent waiting for a batch it asked for. */

@@ -1,17 +1,22 @@
 // One epoch as a ReadableStream of batches.
 //
 // The stream knows nothing about workers: it asks `fetch` for batch index i
-// and gets a promise. It keeps at most `workers` fetches running and at most
-// `maxQueueSize + workers` batches fetched ahead of the reader, puts batches
-// back into epoch order, and runs the epoch hooks once each.
+// and gets a promise. It keeps at most `concurrency` fetches running and at
+// most `maxQueueSize + workers` batches fetched ahead of the reader, puts
+// batches back into epoch order, and runs the epoch hooks once each.
 
 import type { EpochStats } from "./epoch_stats.ts";
 import type { EpochOrder } from "./order.ts";
 
 /** What an epoch stream needs from its dataset. */
 export interface EpochPlan<B> {
-  /** Fetches running at once. */
+  /** The fetchers: with `maxQueueSize`, bounds the batches fetched ahead. */
   workers: number;
+  /**
+   * Fetches requested at once: `workers`, or more where a fetcher queues
+   * requests to start the next batch without a round trip to this thread.
+   */
+  concurrency: number;
   /** The stream's highWaterMark. */
   maxQueueSize: number;
   /** Aborting it stops the epoch and errors the stream with its reason. */
@@ -28,8 +33,12 @@ export interface EpochPlan<B> {
    * `signal` aborts when the epoch is stopped meanwhile.
    */
   prepare(signal: AbortSignal): Promise<EpochOrder>;
-  /** Fetches one batch; rejects with the error to report for it. */
-  fetch(index: number): Promise<B>;
+  /**
+   * Fetches one batch; rejects with the error to report for it. Calls
+   * `begun` if the fetch waits in a queue before it starts (the stats time
+   * it from then).
+   */
+  fetch(index: number, begun: () => void): Promise<B>;
   /**
    * Called once when the epoch fails or is aborted, before waiting for
    * running fetches: the fetcher may abandon them.
@@ -159,20 +168,21 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   #pump(): void {
     const order = this.#order;
     if (!order || this.#stop || this.#finishing) return;
-    const { workers, maxQueueSize } = this.#plan;
+    const { workers, concurrency, maxQueueSize } = this.#plan;
     const end = Math.min(order.length, this.#failure?.position ?? Infinity);
-    while (this.#running.size < workers && this.#next < end) {
+    while (this.#running.size < concurrency && this.#next < end) {
       // Fetched or fetching but not yet enqueued, plus enqueued but unread.
       const queued = maxQueueSize - (this.#controller.desiredSize ?? 0);
       if (this.#next - this.#delivered + queued >= maxQueueSize + workers) break;
       const position = this.#next++;
       this.#running.add(position);
-      const started = performance.now();
+      let started = performance.now();
       const settle = (outcome: Outcome<B>) => {
         this.#plan.stats.getItemMs += performance.now() - started;
         this.#settle(position, outcome);
       };
-      this.#plan.fetch(order.at(position)).then(
+      const begun = () => started = performance.now();
+      this.#plan.fetch(order.at(position), begun).then(
         (value) => settle({ ok: true, value }),
         (error) => settle({ ok: false, error }),
       );

@@ -209,7 +209,8 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    *
    * Up to `workers` batches are fetched at once and at most `maxQueueSize +
    * workers` ahead of the reader; a reader that stops reading stops the
-   * fetching. A failed batch errors the stream with a {@linkcode BatchError}
+   * fetching. In worker mode one more batch per worker is lined up, handed
+   * to the worker the moment its previous batch arrives. A failed batch errors the stream with a {@linkcode BatchError}
    * once every earlier batch was read. Cancelling the stream (or breaking
    * out of `for await`) stops the fetching and resolves once running
    * `getItem` calls have settled and the epoch has ended. A failure or an
@@ -281,6 +282,9 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
     return createEpochStream<B>({
       stats,
       workers: this.#options.workers,
+      // Twice as many in workers: each has its next request queued when it
+      // finishes one, instead of waiting for a round trip to this thread.
+      concurrency: pool ? 2 * this.#options.workers : this.#options.workers,
       maxQueueSize: this.#options.maxQueueSize,
       signal: signal ? AbortSignal.any([signal, closing.signal]) : closing.signal,
       force: closing.signal,
@@ -292,7 +296,9 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
         const order = epochOrder(length, { shuffle, seed: seed ?? this.#seed, epoch: number });
         return shard ? shardOrder(order, shard) : order;
       },
-      fetch: pool ? (index) => this.#fetchIn(pool, index) : (index) => this.#getItem(index),
+      fetch: pool
+        ? (index, begun) => this.#fetchIn(pool, index, begun)
+        : (index) => this.#getItem(index),
       // Workers stop at once on a failure or an abort: nothing is left running.
       abandon: (reason) => {
         if (pool && this.#pool === pool) {
@@ -391,9 +397,9 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
     });
   }
 
-  async #fetchIn(pool: WorkerPool, index: number): Promise<B> {
+  async #fetchIn(pool: WorkerPool, index: number, begun: () => void): Promise<B> {
     try {
-      return await pool.fetch(index) as B;
+      return await pool.fetch(index, begun) as B;
     } catch (error) {
       throw this.#batchError(index, error);
     }

@@ -29,6 +29,8 @@ interface Job {
   id: number;
   index: number;
   attempts: number;
+  /** Called when a worker starts the job. */
+  begun(): void;
   resolve(value: unknown): void;
   reject(error: unknown): void;
   timer?: ReturnType<typeof setTimeout>;
@@ -122,11 +124,15 @@ export class WorkerPool {
     }
   }
 
-  /** Fetches batch `index` in a worker. */
-  fetch(index: number): Promise<unknown> {
+  /**
+   * Fetches batch `index` in a worker. Requests beyond the free workers
+   * queue here, so a worker that finishes gets the next one at once;
+   * `begun` is called when a worker starts it.
+   */
+  fetch(index: number, begun: () => void): Promise<unknown> {
     if (this.#fatal) return Promise.reject(this.#fatal);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    this.#queue.push({ id: this.#nextId++, index, attempts: 0, resolve, reject });
+    this.#queue.push({ id: this.#nextId++, index, attempts: 0, begun, resolve, reject });
     this.#dispatch();
     return promise;
   }
@@ -265,6 +271,7 @@ export class WorkerPool {
       }
       const message: ToWorker = { type: "get", id: job.id, index: job.index };
       slot.worker.postMessage(message);
+      job.begun();
     }
   }
 

@@ -39,3 +39,14 @@ Deno.test("PyDataset.stats counts worker round trips and ends with a failed epoc
   assert.equal(stats.batches, 4);
   assert.ok(stats.getItemMs > 0);
 });
+
+Deno.test("PyDataset.stats times a worker's batch from when the worker starts it, not while it waits its turn", async () => {
+  // One worker, and the loader keeps a second request waiting for it: summed
+  // from the requests, getItemMs would be about twice the epoch's length.
+  await using dataset = new Numbers(6, { delay: 30 }, { workers: 1, useMultiprocessing: true });
+  await Array.fromAsync(dataset.epoch());
+  const { getItemMs, elapsedMs } = dataset.stats!;
+  assert.equal(Atomics.load(dataset.calls, 2), 1, "one batch runs at a time in one worker");
+  assert.ok(getItemMs >= 6 * 30, `at least the getItem delays: ${getItemMs}`);
+  assert.ok(getItemMs <= elapsedMs, `${getItemMs} ms within an epoch of ${elapsedMs} ms`);
+});
