@@ -3,6 +3,7 @@ import jpeg from "jpeg-js";
 import { decodeImage, decodePng, ImageFiles } from "../examples/image_dataset.ts";
 import { listImages, makeShapes } from "../examples/shapes.ts";
 import { collect, within } from "./_helpers.ts";
+import { assertValidDataset, inspectDataset } from "../testing.ts";
 
 Deno.test("The Keras example reads image files into batches in read-scoped workers", async () => {
   const dir = await Deno.makeTempDir();
@@ -41,6 +42,27 @@ Deno.test("The Keras example reads image files into batches in read-scoped worke
       assert.equal(images.data.length, images.shape.reduce((a, b) => a * b));
       assert.ok(images.data.every((v) => v >= 0 && v <= 1));
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("The Keras example's dataset passes assertValidDataset, in workers", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await makeShapes(dir, 10, 24);
+    const { x, y } = await listImages(dir);
+    await using images = new ImageFiles(x, y, 8, 16, {
+      workers: 2,
+      useMultiprocessing: true,
+      permissions: { read: [dir] },
+    });
+    const report = await within(inspectDataset(images));
+    assert.deepEqual(report.problems, []);
+    assert.equal(report.structure, "[NDArray, NDArray]");
+    assert.deepEqual(report.parts.map((part) => part.sampleShape), [[16, 16, 3], []]);
+    assert.deepEqual(report.checked, [0, 1, 2, 3, 4]);
+    await within(assertValidDataset(images));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -113,7 +113,7 @@ export interface DatasetReport {
  * @param options Bounds on the work, and sample ids.
  * @returns The findings.
  *
- * @example Print what a dataset's batches look like
+ * @example Assert on what a dataset's batches look like
  * ```ts
  * import { ndarray, PyDataset } from "@pydataset/pydataset";
  * import { inspectDataset } from "@pydataset/pydataset/testing";
@@ -128,11 +128,13 @@ export interface DatasetReport {
  *   }
  * }
  *
- * const report = await inspectDataset(new Points());
- * assert.equal(report.structure, "[NDArray, Int32Array]");
- * assert.deepEqual(report.parts.map((part) => part.sampleShape), [[2], []]);
- * assert.equal(report.bytesPerBatch, 48);
- * assert.deepEqual(report.problems, []);
+ * Deno.test("Points batches hold 4 samples of 2 floats and a label", async () => {
+ *   const report = await inspectDataset(new Points());
+ *   assert.equal(report.structure, "[NDArray, Int32Array]");
+ *   assert.deepEqual(report.parts.map((part) => part.sampleShape), [[2], []]);
+ *   assert.equal(report.bytesPerBatch, 48);
+ *   assert.deepEqual(report.problems, []);
+ * });
  * ```
  */
 export async function inspectDataset<B>(
