@@ -15,15 +15,16 @@ import type { PyDataset } from "../py_dataset.ts";
 export interface InspectDatasetOptions<B> {
   /**
    * How many batches to fetch and check, from the first; the last batch is
-   * checked too. Bounds the work for large datasets.
+   * checked too. Bounds the work for large datasets. With
+   * `useMultiprocessing`, the first ones of them are also read in workers
+   * and compared.
    *
    * @default {64}
    */
   maxBatches?: number;
   /**
-   * How many of the checked batches to fetch a second time (to check that
-   * `getItem` is deterministic) and, with `useMultiprocessing`, to compare
-   * with the workers' batches.
+   * How many of the checked batches to fetch a second time, spread over
+   * them, to check that `getItem` is deterministic.
    *
    * @default {8}
    */
