@@ -13,8 +13,8 @@ export interface EpochPlan<B> {
   /** The fetchers: with `maxQueueSize`, bounds the batches fetched ahead. */
   workers: number;
   /**
-   * Fetches requested at once: `workers`, or more where a fetcher queues
-   * requests to start the next batch without a round trip to this thread.
+   * Fetches requested at once: `workers`, or more where the fetcher lines
+   * requests up to hand them over the moment a fetcher is free.
    */
   concurrency: number;
   /** The stream's highWaterMark. */
@@ -44,6 +44,11 @@ export interface EpochPlan<B> {
    * running fetches: the fetcher may abandon them.
    */
   abandon(reason: unknown): void;
+  /**
+   * Called once when the reader cancels: the fetcher may drop fetches that
+   * have not started (rejecting them), so no new `getItem` begins.
+   */
+  withdraw(): void;
   /** Filled in as the epoch runs. */
   stats: EpochStats;
   /** Runs `onEpochEnd`. */
@@ -122,6 +127,7 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     this.#stop ??= { cancelled: true, reason };
     this.#halt.abort(reason);
     await this.#started.catch(() => {});
+    this.#plan.withdraw();
     this.#check();
     return this.#settled.promise;
   }

@@ -210,9 +210,10 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    * Up to `workers` batches are fetched at once and at most `maxQueueSize +
    * workers` ahead of the reader; a reader that stops reading stops the
    * fetching. In worker mode one more batch per worker is lined up, handed
-   * to the worker the moment its previous batch arrives. A failed batch errors the stream with a {@linkcode BatchError}
-   * once every earlier batch was read. Cancelling the stream (or breaking
-   * out of `for await`) stops the fetching and resolves once running
+   * to the worker the moment its previous batch arrives. A failed batch
+   * errors the stream with a {@linkcode BatchError} once every earlier batch
+   * was read. Cancelling the stream (or breaking out of `for await`) stops
+   * the fetching (a lined-up batch never starts) and resolves once running
    * `getItem` calls have settled and the epoch has ended. A failure or an
    * abort terminates the workers at once (fresh ones start next epoch);
    * running main-thread calls are waited for.
@@ -282,8 +283,8 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
     return createEpochStream<B>({
       stats,
       workers: this.#options.workers,
-      // Twice as many in workers: each has its next request queued when it
-      // finishes one, instead of waiting for a round trip to this thread.
+      // Twice as many in workers: the pool hands a worker its next batch in
+      // the handler of its last one, not after the stream's promise chain.
       concurrency: pool ? 2 * this.#options.workers : this.#options.workers,
       maxQueueSize: this.#options.maxQueueSize,
       signal: signal ? AbortSignal.any([signal, closing.signal]) : closing.signal,
@@ -306,6 +307,7 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
           pool.close(reason instanceof Error ? reason : new Error(String(reason)));
         }
       },
+      withdraw: () => pool?.withdraw(new DOMException("The epoch was cancelled", "AbortError")),
       end: () => this.#hook("onEpochEnd"),
       release: () => {
         this.#active = undefined;

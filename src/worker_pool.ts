@@ -137,6 +137,11 @@ export class WorkerPool {
     return promise;
   }
 
+  /** Fails the batches that no worker has started yet with `reason`. */
+  withdraw(reason: Error): void {
+    for (const job of this.#queue.splice(0)) this.#fail(job, reason);
+  }
+
   /** Terminates every worker; pending batches fail with `reason`. */
   close(reason: Error): void {
     for (const slot of this.#slots) {

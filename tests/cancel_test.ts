@@ -152,3 +152,18 @@ Deno.test("PyDataset.close does not wait for a main-thread getItem that never en
   await within(dataset.close(), 2_000, "close()");
   await assert.rejects(within(pending), /Stuck was closed/);
 });
+
+Deno.test("ReadableStream.cancel starts no batch that a worker had lined up", async () => {
+  // One worker with batch 1 running and batch 2 lined up when the reader
+  // cancels: batch 1 may finish, batch 2 must never start.
+  await using dataset = new Numbers(20, { delay: 60 }, {
+    workers: 1,
+    useMultiprocessing: true,
+    maxQueueSize: 1,
+  });
+  const reader = dataset.epoch().getReader();
+  await within(reader.read());
+  await within(reader.cancel("enough"));
+  await delay(150); // long enough for a lined-up batch to run
+  assert.equal(Atomics.load(dataset.calls, 0), 2, "batches 0 and 1 only");
+});
