@@ -1,12 +1,15 @@
 // The messages between the main thread and a dataset's workers.
 
 import { describe, type SerializedError } from "./_errors.ts";
+import type { WorkerInfo } from "./worker_info.ts";
 
 /** Main thread → worker. */
 export type ToWorker =
   | {
     type: "state";
     epoch: number;
+    /** Which worker this is, and its seed, for this epoch. */
+    info: WorkerInfo;
     /** The options the dataset was constructed with. */
     settings: Record<string, unknown>;
     /** The dataset's own enumerable fields. */

@@ -2,6 +2,7 @@
 // Messages state the current value, as the house style asks.
 
 import type { EpochOptions, PyDatasetOptions, WorkerPermissions } from "./options.ts";
+import type { Shard } from "./order.ts";
 
 /** {@linkcode PyDatasetOptions} with defaults applied and values checked. */
 export interface ResolvedOptions {
@@ -10,6 +11,7 @@ export interface ResolvedOptions {
   maxQueueSize: number;
   permissions: WorkerPermissions;
   module: string | undefined;
+  ordered: boolean;
   timeout: number | undefined;
 }
 
@@ -36,6 +38,7 @@ export function resolveOptions(
     maxQueueSize = 10,
     permissions = "none",
     module,
+    ordered = true,
     timeout,
   } = options;
   checkPositiveInteger(workers, `${prefix} workers`);
@@ -48,6 +51,9 @@ export function resolveOptions(
   }
   checkPositiveInteger(maxQueueSize, `${prefix} maxQueueSize`);
   checkPermissions(permissions, prefix);
+  if (typeof ordered !== "boolean") {
+    throw new TypeError(`${prefix} ordered must be a boolean: current value is ${show(ordered)}`);
+  }
   const url = module === undefined ? undefined : checkModule(module, prefix);
   if (useMultiprocessing && url === undefined) {
     throw new TypeError(
@@ -73,9 +79,17 @@ export function resolveOptions(
     maxQueueSize,
     permissions,
     module: url,
+    ordered,
     timeout,
   };
 }
+
+/** {@linkcode EpochOptions} with defaults applied and values checked. */
+export type ResolvedEpochOptions = EpochOptions & {
+  shuffle: boolean;
+  start: number;
+  skip: number[];
+};
 
 /**
  * Checks one epoch's options.
@@ -86,14 +100,14 @@ export function resolveOptions(
 export function resolveEpochOptions(
   options: EpochOptions,
   name: string,
-): EpochOptions {
+): ResolvedEpochOptions {
   const prefix = `Cannot open an epoch of ${name} as`;
   if (typeof options !== "object" || options === null) {
     throw new TypeError(
       `${prefix} options must be an object: current value is ${show(options)}`,
     );
   }
-  const { shuffle = false, seed, signal, epoch, shard } = options;
+  const { shuffle = false, seed, signal, epoch, shard, start = 0, skip = [] } = options;
   if (typeof shuffle !== "boolean") {
     throw new TypeError(
       `${prefix} shuffle must be a boolean: current value is ${show(shuffle)}`,
@@ -123,22 +137,55 @@ export function resolveEpochOptions(
       );
     }
   }
-  if (shard !== undefined) checkShard(shard, prefix);
+  const checkedShard = shard === undefined ? undefined : checkShard(shard, prefix);
+  if (typeof start !== "number") {
+    throw new TypeError(
+      `${prefix} start must be a non-negative integer: current value is ${show(start)}`,
+    );
+  }
+  if (!(Number.isSafeInteger(start) && start >= 0)) {
+    throw new RangeError(
+      `${prefix} start must be a non-negative integer: current value is ${start}`,
+    );
+  }
+  checkSkip(skip, start, prefix);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(
       `${prefix} signal must be an AbortSignal: current value is ${show(signal)}`,
     );
   }
-  return { shuffle, seed, signal, epoch, shard };
+  return { shuffle, seed, signal, epoch, shard: checkedShard, start, skip: [...skip] };
 }
 
-function checkShard(shard: unknown, prefix: string): void {
+function checkSkip(skip: unknown, start: number, prefix: string): void {
+  if (!Array.isArray(skip) || skip.some((position) => typeof position !== "number")) {
+    throw new TypeError(
+      `${prefix} skip must be an array of positions: current value is ${show(skip)}`,
+    );
+  }
+  let previous = start;
+  for (const position of skip as number[]) {
+    if (!(Number.isSafeInteger(position) && position > previous)) {
+      throw new RangeError(
+        `${prefix} skip must hold ascending integers greater than start (${start}): current value is ${
+          JSON.stringify(skip)
+        }`,
+      );
+    }
+    previous = position;
+  }
+}
+
+function checkShard(shard: unknown, prefix: string): Shard {
   if (typeof shard !== "object" || shard === null) {
     throw new TypeError(
       `${prefix} shard must be { index, count }: current value is ${show(shard)}`,
     );
   }
-  const { index, count } = shard as { index: unknown; count: unknown };
+  const { index, count, pad = false } = shard as { index: unknown; count: unknown; pad?: unknown };
+  if (typeof pad !== "boolean") {
+    throw new TypeError(`${prefix} shard.pad must be a boolean: current value is ${show(pad)}`);
+  }
   if (typeof index !== "number" || typeof count !== "number") {
     throw new TypeError(
       `${prefix} shard must be { index, count } of integers: current value is ${show(shard)}`,
@@ -154,6 +201,24 @@ function checkShard(shard: unknown, prefix: string): void {
       `${prefix} shard.index must be an integer from 0 to ${count - 1}: current value is ${index}`,
     );
   }
+  return { index, count, pad };
+}
+
+/**
+ * Checks an epoch's `start` and `skip` against the length of its order.
+ *
+ * @throws {RangeError} A start or skipped position past the end.
+ */
+export function checkStart(start: number, skip: number[], length: number, name: string): number {
+  const last = skip.at(-1) ?? start;
+  if (start > length || (skip.length > 0 && last >= length)) {
+    throw new RangeError(
+      `Cannot open an epoch of ${name} as start (${start}) and skip (${
+        JSON.stringify(skip)
+      }) must lie within its ${length} batches: current value of start is ${start}`,
+    );
+  }
+  return start;
 }
 
 /**

@@ -1,24 +1,24 @@
 // One epoch as a ReadableStream of batches.
 //
-// The stream knows nothing about workers: it asks `fetch` for batch index i
-// and gets a promise. It keeps at most `concurrency` fetches running and at
-// most `maxQueueSize + workers` batches fetched ahead of the reader, puts
-// batches back into epoch order, and runs the epoch hooks once each.
+// The stream knows nothing about workers: it asks `fetch` for the batch at
+// position i, naming the fetcher (position i mod workers, so that each
+// fetcher's sequence of batches is reproducible) or, unordered, any free
+// one, and gets a promise. The fetchers run one batch each at a time and
+// queue the rest. The stream keeps at most `maxQueueSize + workers` batches
+// fetched or requested ahead of the reader, delivers them in epoch order or,
+// unordered, as they arrive, and runs the epoch hooks once each.
 
 import type { EpochStats } from "./epoch_stats.ts";
 import type { EpochOrder } from "./order.ts";
 
 /** What an epoch stream needs from its dataset. */
 export interface EpochPlan<B> {
-  /** The fetchers: with `maxQueueSize`, bounds the batches fetched ahead. */
+  /** How many fetchers; with `maxQueueSize`, bounds the batches fetched ahead. */
   workers: number;
-  /**
-   * Fetches requested at once: `workers`, or more where the fetcher lines
-   * requests up to hand them over the moment a fetcher is free.
-   */
-  concurrency: number;
   /** The stream's highWaterMark. */
   maxQueueSize: number;
+  /** Deliver in epoch order, or as batches arrive. */
+  ordered: boolean;
   /** Aborting it stops the epoch and errors the stream with its reason. */
   signal: AbortSignal;
   /**
@@ -34,27 +34,45 @@ export interface EpochPlan<B> {
    */
   prepare(signal: AbortSignal): Promise<EpochOrder>;
   /**
-   * Fetches one batch; rejects with the error to report for it. Calls
-   * `begun` if the fetch waits in a queue before it starts (the stats time
-   * it from then).
+   * Fetches batch `index`, at `position` of the order, by fetcher
+   * `fetcher` (any free one when undefined); rejects with the error to
+   * report for it. Calls `begun` when the fetch starts (it may wait in the
+   * fetcher's queue first; the stats time it from then).
    */
-  fetch(index: number, begun: () => void): Promise<B>;
+  fetch(
+    index: number,
+    position: number,
+    fetcher: number | undefined,
+    begun: () => void,
+  ): Promise<B>;
+  /**
+   * Drops the fetches of positions after `after` (all with -1) that have not
+   * started: their promises reject. Called when they can no longer be
+   * delivered (a cancel, an abort, a failure), so no `getItem` starts for
+   * them.
+   */
+  withdraw(after: number): void;
   /**
    * Called once when the epoch fails or is aborted, before waiting for
    * running fetches: the fetcher may abandon them.
    */
   abandon(reason: unknown): void;
-  /**
-   * Called once when the reader cancels: the fetcher may drop fetches that
-   * have not started (rejecting them), so no new `getItem` begins.
-   */
-  withdraw(): void;
   /** Filled in as the epoch runs. */
   stats: EpochStats;
+  /** What the reader has taken, filled in as the epoch runs. */
+  progress: EpochProgress;
   /** Runs `onEpochEnd`. */
   end(): Promise<void>;
   /** Called once, right before the stream closes, errors or is cancelled. */
   release(): void;
+}
+
+/** What the reader of an epoch has taken. */
+export interface EpochProgress {
+  /** How many batches the reader has taken. */
+  taken: number;
+  /** Unordered: the positions delivered, in delivery order. */
+  delivered: number[];
 }
 
 /**
@@ -127,7 +145,7 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     this.#stop ??= { cancelled: true, reason };
     this.#halt.abort(reason);
     await this.#started.catch(() => {});
-    this.#plan.withdraw();
+    this.#plan.withdraw(-1);
     this.#check();
     return this.#settled.promise;
   }
@@ -167,19 +185,21 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
 
   #onAbort = (): void => {
     this.#stop ??= { cancelled: false, reason: this.#plan.signal.reason };
+    this.#plan.withdraw(-1);
     this.#check();
   };
 
-  /** Starts fetches while the bounds allow. */
+  /** Requests fetches while the bound allows. */
   #pump(): void {
     const order = this.#order;
     if (!order || this.#stop || this.#finishing) return;
-    const { workers, concurrency, maxQueueSize } = this.#plan;
+    const { workers, maxQueueSize, ordered } = this.#plan;
+    if (!ordered && this.#failure) return;
     const end = Math.min(order.length, this.#failure?.position ?? Infinity);
-    while (this.#running.size < concurrency && this.#next < end) {
-      // Fetched or fetching but not yet enqueued, plus enqueued but unread.
+    while (this.#next < end) {
+      // Requested but not yet enqueued, plus enqueued but unread.
       const queued = maxQueueSize - (this.#controller.desiredSize ?? 0);
-      if (this.#next - this.#delivered + queued >= maxQueueSize + workers) break;
+      if (this.#running.size + this.#waiting.size + queued >= maxQueueSize + workers) break;
       const position = this.#next++;
       this.#running.add(position);
       let started = performance.now();
@@ -188,7 +208,8 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
         this.#settle(position, outcome);
       };
       const begun = () => started = performance.now();
-      this.#plan.fetch(order.at(position), begun).then(
+      const fetcher = ordered ? position % workers : undefined;
+      this.#plan.fetch(order.at(position), position, fetcher, begun).then(
         (value) => settle({ ok: true, value }),
         (error) => settle({ ok: false, error }),
       );
@@ -198,20 +219,33 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   #settle(position: number, outcome: Outcome<B>): void {
     this.#running.delete(position);
     if (!this.#stop) {
-      if (outcome.ok) {
-        if (position < (this.#failure?.position ?? Infinity)) {
-          this.#waiting.set(position, outcome.value);
-        }
-      } else if (position < (this.#failure?.position ?? Infinity)) {
-        this.#failure = { position, error: outcome.error };
-        for (const later of this.#waiting.keys()) {
-          if (later > position) this.#waiting.delete(later);
+      if (this.#plan.ordered) this.#settleOrdered(position, outcome);
+      else if (!this.#failure) {
+        // Unordered, the first failure ends the epoch: what arrives later is
+        // dropped, what arrived earlier is still delivered.
+        if (outcome.ok) this.#waiting.set(position, outcome.value);
+        else {
+          this.#failure = { position, error: outcome.error };
+          this.#plan.withdraw(-1);
         }
       }
       this.#flush();
       this.#pump();
     }
     this.#check();
+  }
+
+  #settleOrdered(position: number, outcome: Outcome<B>): void {
+    if (position >= (this.#failure?.position ?? Infinity)) return;
+    if (outcome.ok) {
+      this.#waiting.set(position, outcome.value);
+      return;
+    }
+    this.#failure = { position, error: outcome.error };
+    for (const later of this.#waiting.keys()) {
+      if (later > position) this.#waiting.delete(later);
+    }
+    this.#plan.withdraw(position);
   }
 
   /**
@@ -226,6 +260,7 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     const consumed = this.#delivered - queued;
     const waiting = !this.#enqueuing && consumed === this.#consumedAtPull && queued === 0;
     this.#consumedAtPull = consumed;
+    this.#plan.progress.taken = consumed;
     if (this.#enqueuing) return;
     this.#queueSamples++;
     this.#queueSum += queued;
@@ -239,14 +274,13 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
    * beyond that waits here, counted against the fetch-ahead bound.
    */
   #flush(): void {
-    const limit = this.#failure?.position ?? Infinity;
-    while (
-      this.#delivered < limit && this.#waiting.has(this.#delivered) &&
-      (this.#controller.desiredSize ?? 0) > 0
-    ) {
-      const value = this.#waiting.get(this.#delivered)!;
-      this.#waiting.delete(this.#delivered);
+    while ((this.#controller.desiredSize ?? 0) > 0) {
+      const position = this.#nextDeliverable();
+      if (position === undefined) break;
+      const value = this.#waiting.get(position)!;
+      this.#waiting.delete(position);
       this.#delivered++;
+      if (!this.#plan.ordered) this.#plan.progress.delivered.push(position);
       const { stats } = this.#plan;
       if (this.#waitingSince !== undefined) {
         stats.waitMs += performance.now() - this.#waitingSince;
@@ -267,6 +301,15 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     }
   }
 
+  /** The position to enqueue next, if it has arrived. */
+  #nextDeliverable(): number | undefined {
+    if (!this.#plan.ordered) return this.#waiting.keys().next().value;
+    const position = this.#delivered;
+    const deliverable = position < (this.#failure?.position ?? Infinity) &&
+      this.#waiting.has(position);
+    return deliverable ? position : undefined;
+  }
+
   /**
    * Ends the epoch once nothing runs (at once when the dataset is closing)
    * and, unless it was stopped, once the reader has taken every batch up to
@@ -278,8 +321,10 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     this.#abandonIfUseless();
     if (this.#running.size > 0 && !this.#plan.force.aborted) return;
     if (!this.#stop) {
-      const target = this.#failure?.position ?? this.#order.length;
-      if (this.#delivered < target) return;
+      if (this.#plan.ordered || !this.#failure) {
+        const target = this.#failure?.position ?? this.#order.length;
+        if (this.#delivered < target) return;
+      } else if (this.#waiting.size > 0) return;
       if (this.#controller.desiredSize !== this.#plan.maxQueueSize) return;
     }
     this.#finishing = this.#finish();
@@ -295,13 +340,20 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     const aborted = this.#stop !== undefined && !this.#stop.cancelled;
     const failure = this.#failure;
     if (!aborted && !failure) return;
-    if (!aborted && [...this.#running].some((position) => position < failure!.position)) return;
+    const needed = !aborted && this.#plan.ordered &&
+      [...this.#running].some((position) => position < failure!.position);
+    if (!aborted && needed) return;
     this.#abandoned = true;
     this.#plan.abandon(aborted ? this.#stop!.reason : failure!.error);
   }
 
   async #finish(): Promise<void> {
     this.#plan.signal.removeEventListener("abort", this.#onAbort);
+    if (!this.#stop?.cancelled) {
+      // A cancelled stream has emptied its queue: the last pull counted.
+      const queued = this.#plan.maxQueueSize - (this.#controller.desiredSize ?? 0);
+      this.#plan.progress.taken = this.#delivered - queued;
+    }
     this.#plan.stats.elapsedMs = performance.now() - this.#startedAt;
     this.#plan.stats.ended = true;
     this.#waiting.clear();

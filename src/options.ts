@@ -24,6 +24,8 @@
  */
 export type WorkerPermissions = "none" | "inherit" | Deno.PermissionOptionsObject;
 
+import type { Shard } from "./order.ts";
+
 /**
  * Options for constructing a {@linkcode PyDataset}: Keras's `workers`,
  * `use_multiprocessing` and `max_queue_size`, plus the workers' permissions,
@@ -93,6 +95,15 @@ export interface PyDatasetOptions {
    */
   module?: string | URL;
   /**
+   * Deliver batches in epoch order. With `false`, each batch is delivered
+   * as soon as it is fetched, so one slow batch does not hold back the
+   * rest, and batches go to whichever fetcher is free; every batch still
+   * comes exactly once per epoch.
+   *
+   * @default {true}
+   */
+  ordered?: boolean;
+  /**
    * Milliseconds one batch may take before it fails with a `TimeoutError`;
    * it also bounds the workers' start-up. A worker that overruns it is
    * terminated and replaced; a main-thread `getItem` that overruns it is
@@ -156,12 +167,29 @@ export interface EpochOptions {
    * Read only one trainer's slice of the epoch's (shuffled) order: the
    * positions `index`, `index + count`, `index + 2 × count`, ... All `count`
    * shards of one epoch number and seed together cover every batch exactly
-   * once, without padding. Give `epoch` and `seed` too, so that every
-   * trainer's dataset computes the same order.
+   * once, without padding unless `pad` is set. Give `epoch` and `seed` too,
+   * so that every trainer's dataset computes the same order.
    *
    * @default {undefined}
    */
-  shard?: { index: number; count: number };
+  shard?: Shard;
+  /**
+   * Start at this position of the epoch's order (after sharding): resume
+   * an epoch that stopped there. Usually from
+   * {@linkcode PyDataset.prototype.cursor}. A non-negative integer, at most
+   * the epoch's length.
+   *
+   * @default {0}
+   */
+  start?: number;
+  /**
+   * Positions after `start` to leave out because they were already read:
+   * set by a cursor of an unordered epoch, which may have delivered later
+   * batches before earlier ones. Ascending integers greater than `start`.
+   *
+   * @default {[]}
+   */
+  skip?: number[];
   /**
    * Aborting it stops fetching and errors the stream with its reason.
    * Workers busy with this epoch are terminated; running main-thread

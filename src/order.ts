@@ -12,12 +12,40 @@ export interface EpochOrder {
   at(position: number): number;
 }
 
-/** Which slice of an epoch's order one trainer reads. */
+/**
+ * Which slice of an epoch's order one trainer reads, for
+ * {@linkcode EpochOptions.shard}.
+ *
+ * @example Read trainer 1's third of each epoch
+ * ```ts
+ * import { PyDataset, type Shard } from "@pydataset/pydataset";
+ * import assert from "node:assert/strict";
+ *
+ * class Indices extends PyDataset<number> {
+ *   get length(): number {
+ *     return 7;
+ *   }
+ *   getItem(index: number): number {
+ *     return index;
+ *   }
+ * }
+ *
+ * const shard: Shard = { index: 1, count: 3, pad: true };
+ * const seen: number[] = [];
+ * for await (const index of new Indices().epoch({ shard })) seen.push(index);
+ * assert.deepEqual(seen, [1, 4, 0]); // padded with batch 0, as the other shards have 3
+ * ```
+ */
 export interface Shard {
   /** This trainer's shard, from 0 to `count - 1`. */
   index: number;
   /** How many shards split the epoch. */
   count: number;
+  /**
+   * Give every shard the same number of batches by repeating batches from
+   * the start of the order, as PyTorch's `DistributedSampler` does.
+   */
+  pad?: boolean;
 }
 
 /**
@@ -55,13 +83,50 @@ function shuffledIndices(length: number, seed: number, epoch: number): Uint32Arr
   }
 }
 
-/** The positions of `order` that `shard` reads: every `count`-th, from `index`. */
-export function shardOrder(order: EpochOrder, { index, count }: Shard): EpochOrder {
+/**
+ * The positions of `order` that `shard` reads: every `count`-th, from
+ * `index`. With `pad`, the order is first extended to a multiple of `count`
+ * by repeating its start, so every shard has the same length.
+ */
+export function shardOrder(order: EpochOrder, { index, count, pad = false }: Shard): EpochOrder {
   if (count === 1) return order;
-  const length = order.length === Infinity
-    ? Infinity
-    : Math.max(0, Math.ceil((order.length - index) / count));
-  return { length, at: (position) => order.at(position * count + index) };
+  const total = order.length === Infinity || !pad || order.length === 0
+    ? order.length
+    : Math.ceil(order.length / count) * count;
+  const length = total === Infinity ? Infinity : Math.max(0, Math.ceil((total - index) / count));
+  return { length, at: (position) => order.at((position * count + index) % order.length) };
+}
+
+/**
+ * The rest of `order` from position `start`, leaving out the positions in
+ * `skip` (all at or after `start`, ascending): what a resumed epoch reads.
+ * Its positions map back with {@linkcode ResumedOrder.origin}.
+ */
+export interface ResumedOrder extends EpochOrder {
+  /** The position in the full order of this order's `position`. */
+  origin(position: number): number;
+}
+
+/** See {@linkcode ResumedOrder}. */
+export function resumeOrder(
+  order: EpochOrder,
+  start: number,
+  skip: readonly number[] = [],
+): ResumedOrder {
+  const origin = (position: number) => {
+    // The position-th full position from start that is not skipped.
+    let full = start + position;
+    for (const skipped of skip) {
+      if (skipped <= full) full++;
+      else break;
+    }
+    return full;
+  };
+  return {
+    length: order.length - start - skip.length,
+    at: (position) => order.at(origin(position)),
+    origin,
+  };
 }
 
 function equal(a: Uint32Array, b: Uint32Array): boolean {

@@ -11,12 +11,16 @@ import type { EpochStats } from "./epoch_stats.ts";
 import { createEpochStream } from "./epoch_stream.ts";
 import {
   checkLength,
+  checkStart,
   type ResolvedOptions,
   resolveEpochOptions,
   resolveOptions,
 } from "./_validate.ts";
 import type { EpochOptions, PyDatasetOptions } from "./options.ts";
-import { epochOrder, shardOrder } from "./order.ts";
+import { epochOrder, resumeOrder, shardOrder } from "./order.ts";
+import { ThreadFetchers } from "./_fetchers.ts";
+import { cursorAfter, type EpochCursor, type EpochRecord } from "./epoch_cursor.ts";
+import { type WorkerInfo, workerInfo } from "./worker_info.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
 /**
@@ -63,6 +67,14 @@ export interface PyDatasetHooks {
    * epoch.
    */
   onEpochEnd?(): void | Promise<void>;
+  /**
+   * Runs in each worker (with `useMultiprocessing`) at each epoch, on that
+   * epoch's copy of the dataset, before the worker's first batch: seed a
+   * random generator from `info.seed` here, or open what `getItem` needs.
+   * If it throws, the worker's batches fail with its error. It does not run
+   * on the main thread, whose `workers` slots share one dataset.
+   */
+  onWorkerStart?(info: WorkerInfo): void | Promise<void>;
 }
 
 interface ActiveEpoch {
@@ -142,6 +154,7 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
   #active: ActiveEpoch | undefined;
   #pool: WorkerPool | undefined;
   #stats: EpochStats | undefined;
+  #record: EpochRecord | undefined;
 
   /**
    * Constructs a new instance; only stores the options, as Keras does.
@@ -169,7 +182,7 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    *
    * @param index The batch index, from 0 to `length - 1`.
    */
-  abstract getItem(index: number): B | Promise<B>;
+  abstract getItem(index: number, info: WorkerInfo): B | Promise<B>;
 
   /** How many batches are fetched at once. */
   get workers(): number {
@@ -251,7 +264,10 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    */
   epoch(options: EpochOptions = {}): ReadableStream<B> {
     const name = this.constructor.name;
-    const { shuffle, seed, signal, epoch, shard } = resolveEpochOptions(options, name);
+    const { shuffle, seed = this.#seed, signal, epoch, shard, start, skip } = resolveEpochOptions(
+      options,
+      name,
+    );
     if (this.#active) {
       throw new Error(
         `Cannot open an epoch of ${name} as its previous epoch's stream is still open: read it to the end, cancel it, or close the dataset first`,
@@ -269,7 +285,28 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
     const closing = new AbortController();
     const settled = Promise.withResolvers<void>();
     this.#active = { controller: closing, settled: settled.promise };
+    const { workers, maxQueueSize, ordered } = this.#options;
+    const infos = Array.from(
+      { length: workers },
+      (_, id) => workerInfo(id, workers, { seed, epoch: number, shard: shard?.index ?? 0 }),
+    );
     const pool = this.#options.useMultiprocessing ? this.#workerPool() : undefined;
+    const fetchers = pool ? undefined : new ThreadFetchers<B>(
+      workers,
+      (index, fetcher) => this.#getItem(index, infos[fetcher]!),
+    );
+    const progress = { taken: 0, delivered: [] };
+    const record: EpochRecord = {
+      epoch: number,
+      seed,
+      shuffle,
+      shard,
+      start,
+      skip,
+      ordered,
+      progress,
+    };
+    this.#record = record;
     const stats = this.#stats = {
       epoch: number,
       batches: 0,
@@ -282,24 +319,31 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
     };
     return createEpochStream<B>({
       stats,
-      workers: this.#options.workers,
-      // Twice as many in workers: the pool hands a worker its next batch in
-      // the handler of its last one, not after the stream's promise chain.
-      concurrency: pool ? 2 * this.#options.workers : this.#options.workers,
-      maxQueueSize: this.#options.maxQueueSize,
+      progress,
+      workers,
+      maxQueueSize,
+      ordered,
       signal: signal ? AbortSignal.any([signal, closing.signal]) : closing.signal,
       force: closing.signal,
       begin: () => this.#hook("onEpochBegin"),
       prepare: async (signal) => {
         const length = checkLength(this.length, name);
+        const full = epochOrder(length, { shuffle, seed, epoch: number });
+        const sharded = shard ? shardOrder(full, shard) : full;
+        record.order = resumeOrder(sharded, checkStart(start, skip, sharded.length, name), skip);
+        record.length = sharded.length;
         const state = { ...this } as Record<string, unknown>;
-        await pool?.begin(number, state, { ...this.#options }, signal);
-        const order = epochOrder(length, { shuffle, seed: seed ?? this.#seed, epoch: number });
-        return shard ? shardOrder(order, shard) : order;
+        await pool?.begin(number, state, { ...this.#options }, infos, signal);
+        return record.order;
       },
       fetch: pool
-        ? (index, begun) => this.#fetchIn(pool, index, begun)
-        : (index) => this.#getItem(index),
+        ? (index, position, fetcher, begun) => this.#fetchIn(pool, index, position, fetcher, begun)
+        : (index, position, fetcher, begun) => fetchers!.fetch(index, position, fetcher, begun),
+      withdraw: (after) => {
+        const reason = new DOMException("The batch is no longer needed", "AbortError");
+        pool?.withdraw(after, reason);
+        fetchers?.withdraw(after, reason);
+      },
       // Workers stop at once on a failure or an abort: nothing is left running.
       abandon: (reason) => {
         if (pool && this.#pool === pool) {
@@ -307,13 +351,28 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
           pool.close(reason instanceof Error ? reason : new Error(String(reason)));
         }
       },
-      withdraw: () => pool?.withdraw(new DOMException("The epoch was cancelled", "AbortError")),
       end: () => this.#hook("onEpochEnd"),
       release: () => {
         this.#active = undefined;
         settled.resolve();
       },
     });
+  }
+
+  /**
+   * Where the reader of the current (or last) epoch stopped: pass it back
+   * to {@linkcode PyDataset.prototype.epoch}, in this process or another, to
+   * continue the same order exactly there. It counts the batches the reader
+   * has taken from the stream; once an epoch was read to the end, it points
+   * at the start of the next. Undefined before the first epoch.
+   *
+   * Save it with a checkpoint of what was trained on: a reader that reads
+   * ahead (an adapter with a prefetch buffer) has taken more than it
+   * trained on. The order is the loader's; state that hooks change (such
+   * as `this.indices` shuffled in `onEpochEnd`) is the dataset's to save.
+   */
+  get cursor(): EpochCursor | undefined {
+    return this.#record && cursorAfter(this.#record);
   }
 
   /**
@@ -343,8 +402,9 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
   async *[Symbol.asyncIterator](): AsyncGenerator<B, void, undefined> {
     const name = this.constructor.name;
     const length = checkLength(this.length, name);
+    const info = workerInfo(0, 1, { seed: this.#seed, epoch: 0, shard: 0 });
     for (let index = 0; index < length; index++) {
-      yield await this.#getItem(index);
+      yield await this.#getItem(index, info);
     }
   }
 
@@ -399,20 +459,26 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
     });
   }
 
-  async #fetchIn(pool: WorkerPool, index: number, begun: () => void): Promise<B> {
+  async #fetchIn(
+    pool: WorkerPool,
+    index: number,
+    position: number,
+    worker: number | undefined,
+    begun: () => void,
+  ): Promise<B> {
     try {
-      return await pool.fetch(index, begun) as B;
+      return await pool.fetch(index, position, worker, begun) as B;
     } catch (error) {
       throw this.#batchError(index, error);
     }
   }
 
   /** Calls `getItem` on this thread, with the timeout and result check. */
-  async #getItem(index: number): Promise<B> {
+  async #getItem(index: number, info: WorkerInfo): Promise<B> {
     try {
       return checkBatch(
         await withTimeout(
-          Promise.resolve().then(() => this.getItem(index)),
+          Promise.resolve().then(() => this.getItem(index, info)),
           this.#options.timeout,
           index,
         ),
@@ -438,7 +504,7 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
     return new BatchError(index, message, { cause });
   }
 
-  async #hook(name: keyof PyDatasetHooks): Promise<void> {
+  async #hook(name: "onEpochBegin" | "onEpochEnd"): Promise<void> {
     const hook = (this as PyDatasetHooks)[name];
     if (typeof hook === "function") await hook.call(this);
   }

@@ -9,7 +9,8 @@ import { checkBatch, describe, serializeError } from "./_errors.ts";
 import type { FromWorker, ToWorker } from "./_protocol.ts";
 import { markWorkerContext } from "./_worker_context.ts";
 import { isDatasetClass, reviveDataset } from "./_revive.ts";
-import type { PyDataset } from "./py_dataset.ts";
+import type { PyDataset, PyDatasetHooks } from "./py_dataset.ts";
+import type { WorkerInfo } from "./worker_info.ts";
 import { prepareTransfer, reachableBuffers } from "./transfer.ts";
 
 interface WorkerScope {
@@ -71,22 +72,50 @@ export function serve(exports: Record<string, unknown>, name: string, module: st
     });
     return;
   }
-  let dataset: PyDataset | undefined;
+  let epoch: WorkerEpoch | undefined;
   scope.onmessage = (event) => {
     const message = event.data;
     if (message.type === "state") {
-      dataset = reviveDataset(constructor, message.settings, message.state);
-    } else if (dataset) {
-      fetchBatch(dataset, message.id, message.index);
+      const dataset = reviveDataset(constructor, message.settings, message.state);
+      const started = startWorker(dataset, message.info);
+      started.catch(() => {}); // reported with each batch
+      epoch = { dataset, info: message.info, started };
+    } else if (epoch) {
+      fetchBatch(epoch, message.id, message.index);
     }
   };
   post({ type: "ready" });
 }
 
-async function fetchBatch(dataset: PyDataset, id: number, index: number): Promise<void> {
+/** This worker's copy of the dataset for the current epoch. */
+interface WorkerEpoch {
+  dataset: PyDataset;
+  info: WorkerInfo;
+  /** `onWorkerStart`, run once on this copy before its first batch. */
+  started: Promise<void>;
+}
+
+async function startWorker(dataset: PyDataset, info: WorkerInfo): Promise<void> {
+  const hook = (dataset as PyDatasetHooks).onWorkerStart;
+  if (typeof hook !== "function") return;
+  try {
+    await hook.call(dataset, info);
+  } catch (error) {
+    throw new Error(`onWorkerStart threw in worker ${info.id}: ${describe(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+async function fetchBatch(
+  { dataset, info, started }: WorkerEpoch,
+  id: number,
+  index: number,
+): Promise<void> {
   let prepared;
   try {
-    const batch = checkBatch(await dataset.getItem(index));
+    await started;
+    const batch = checkBatch(await dataset.getItem(index, info));
     prepared = prepareTransfer(batch, reachableBuffers(dataset));
   } catch (error) {
     post({ type: "error", id, error: serializeError(error) });

@@ -1,15 +1,19 @@
 // Persistent module Web Workers that run a dataset's `getItem`.
 //
-// The pool knows nothing about streams: it is asked for batch i and returns a
-// promise. Workers live across epochs; each epoch they get the dataset's
-// state. One batch runs per worker at a time. A worker that dies (an error
-// outside getItem, self.close(), Deno.exit()) is replaced and its batch
-// retried once; a batch over `timeout` fails and its worker is replaced.
+// The pool knows nothing about streams: it is asked for batch i, by worker
+// w or by any free one, and returns a promise. Workers live across epochs;
+// each epoch they get the dataset's state and their WorkerInfo. One batch
+// runs per worker at a time; the rest wait here, and a worker gets its next
+// one in the handler of its last. A worker that dies (an error outside
+// getItem, self.close(), Deno.exit()) is replaced under the same id and its
+// batch retried once; a batch over `timeout` fails and its worker is
+// replaced.
 
 import { describe, deserializeError } from "./_errors.ts";
 import { checkWorkerOptions, workerOptionsError } from "./_worker_options.ts";
 import type { WorkerPermissions } from "./options.ts";
 import { cloneFailure, type FromWorker, type ToWorker } from "./_protocol.ts";
+import type { WorkerInfo } from "./worker_info.ts";
 
 /** Options for {@linkcode WorkerPool}. */
 export interface WorkerPoolOptions {
@@ -28,6 +32,9 @@ export interface WorkerPoolOptions {
 interface Job {
   id: number;
   index: number;
+  position: number;
+  /** The worker that must run it; undefined for any. */
+  worker: number | undefined;
   attempts: number;
   /** Called when a worker starts the job. */
   begun(): void;
@@ -37,6 +44,8 @@ interface Job {
 }
 
 interface Slot {
+  /** The worker's id, kept by its replacements. */
+  id: number;
   worker: Worker;
   /** Settles when the worker has loaded the dataset class, or failed to. */
   ready: Promise<void>;
@@ -62,8 +71,13 @@ function entryUrl(module: string, name: string): string {
 export class WorkerPool {
   #options: WorkerPoolOptions;
   #entry: string;
-  #slots: Slot[] = [];
+  /** By id; undefined until started or after its worker was lost. */
+  #slots: (Slot | undefined)[] = [];
+  /** Jobs for any worker. */
   #queue: Job[] = [];
+  /** Jobs for one worker, by id. */
+  #queues: Job[][];
+  #infos: WorkerInfo[] = [];
   #nextId = 0;
   #epoch = -1;
   #state: Record<string, unknown> = {};
@@ -73,29 +87,37 @@ export class WorkerPool {
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
     this.#entry = entryUrl(options.module, options.name);
+    this.#queues = Array.from({ length: options.size }, () => []);
+  }
+
+  #live(): Slot[] {
+    return this.#slots.filter((slot) => slot !== undefined);
   }
 
   /**
    * Starts the workers that are missing, waits until all have loaded the
-   * dataset class, and gives them the dataset's state for `epoch`.
+   * dataset class, and gives them the dataset's state for `epoch` and each
+   * its `infos[id]`.
    */
   async begin(
     epoch: number,
     state: Record<string, unknown>,
     settings: Record<string, unknown>,
+    infos: WorkerInfo[],
     signal: AbortSignal,
   ): Promise<void> {
     this.#epoch = epoch;
     this.#state = state;
     this.#settings = settings;
+    this.#infos = infos;
     this.#fatal = undefined;
     if (this.#options.permissions !== "inherit") {
       const check = checkWorkerOptions();
       if (!check.enabled) throw workerOptionsError(this.#options.name, check.seen);
     }
-    while (this.#slots.length < this.#options.size) this.#spawn();
+    for (let id = 0; id < this.#options.size; id++) if (!this.#slots[id]) this.#spawn(id);
     await this.#ready(signal);
-    for (const slot of this.#slots) this.#sendState(slot);
+    for (const slot of this.#live()) this.#sendState(slot);
   }
 
   /**
@@ -113,11 +135,11 @@ export class WorkerPool {
         `The workers of ${name} did not start within the timeout of ${timeout} ms`,
         "TimeoutError",
       );
-      for (const slot of this.#slots) if (!slot.loaded) this.#failLoad(slot, error);
+      for (const slot of this.#live()) if (!slot.loaded) this.#failLoad(slot, error);
     }, timeout);
     try {
       signal.throwIfAborted();
-      await Promise.race([Promise.all(this.#slots.map((slot) => slot.ready)), stopped]);
+      await Promise.race([Promise.all(this.#live().map((slot) => slot.ready)), stopped]);
     } finally {
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
@@ -125,26 +147,46 @@ export class WorkerPool {
   }
 
   /**
-   * Fetches batch `index` in a worker. Requests beyond the free workers
-   * queue here, so a worker that finishes gets the next one at once;
-   * `begun` is called when a worker starts it.
+   * Fetches batch `index`, at `position` of the epoch, in worker `worker`
+   * (any free one when undefined). Requests wait here until their worker
+   * is free, so a worker that finishes gets the next one at once; `begun`
+   * is called when a worker starts it.
    */
-  fetch(index: number, begun: () => void): Promise<unknown> {
+  fetch(
+    index: number,
+    position: number,
+    worker: number | undefined,
+    begun: () => void,
+  ): Promise<unknown> {
     if (this.#fatal) return Promise.reject(this.#fatal);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    this.#queue.push({ id: this.#nextId++, index, attempts: 0, begun, resolve, reject });
+    const job = {
+      id: this.#nextId++,
+      index,
+      position,
+      worker,
+      attempts: 0,
+      begun,
+      resolve,
+      reject,
+    };
+    (worker === undefined ? this.#queue : this.#queues[worker]!).push(job);
     this.#dispatch();
     return promise;
   }
 
-  /** Fails the batches that no worker has started yet with `reason`. */
-  withdraw(reason: Error): void {
-    for (const job of this.#queue.splice(0)) this.#fail(job, reason);
+  /** Fails the jobs no worker has started, of positions after `after`. */
+  withdraw(after: number, reason: Error): void {
+    for (const queue of [this.#queue, ...this.#queues]) {
+      const kept = queue.filter((job) => job.position <= after);
+      for (const job of queue) if (job.position > after) this.#fail(job, reason);
+      queue.splice(0, queue.length, ...kept);
+    }
   }
 
   /** Terminates every worker; pending batches fail with `reason`. */
   close(reason: Error): void {
-    for (const slot of this.#slots) {
+    for (const slot of this.#live()) {
       slot.dead = true;
       slot.worker.terminate();
       slot.unready(reason);
@@ -152,14 +194,24 @@ export class WorkerPool {
       slot.job = undefined;
     }
     this.#slots = [];
-    for (const job of this.#queue.splice(0)) this.#fail(job, reason);
+    for (const queue of [this.#queue, ...this.#queues]) {
+      for (const job of queue.splice(0)) this.#fail(job, reason);
+    }
   }
 
-  #spawn(): Slot {
+  #spawn(id: number): Slot {
     const { promise: ready, resolve, reject } = Promise.withResolvers<void>();
     ready.catch(() => {}); // observed by begin() or #dispatch()
     const worker = this.#create();
-    const slot: Slot = { worker, ready, unready: reject, loaded: false, dead: false, epoch: -1 };
+    const slot: Slot = {
+      id,
+      worker,
+      ready,
+      unready: reject,
+      loaded: false,
+      dead: false,
+      epoch: -1,
+    };
     worker.addEventListener("message", (event: MessageEvent<FromWorker>) => {
       const message = event.data;
       switch (message.type) {
@@ -191,7 +243,7 @@ export class WorkerPool {
       const error = new TypeError("The batch could not be deserialized on the main thread");
       this.#finish(slot, slot.job?.id ?? -1, (job) => job.reject(error));
     });
-    this.#slots.push(slot);
+    this.#slots[id] = slot;
     return slot;
   }
 
@@ -231,6 +283,7 @@ export class WorkerPool {
     const message: ToWorker = {
       type: "state",
       epoch: this.#epoch,
+      info: this.#infos[slot.id]!,
       settings: this.#settings,
       state: this.#state,
     };
@@ -248,36 +301,45 @@ export class WorkerPool {
   }
 
   #dispatch(): void {
-    while (this.#queue.length > 0) {
-      const slot = this.#slots.find((s) => s.loaded && !s.dead && !s.job);
+    for (let id = 0; id < this.#options.size; id++) {
+      if (this.#fatal) return;
+      const slot = this.#slots[id];
       if (!slot) {
-        if (this.#slots.length < this.#options.size && !this.#fatal) {
-          try {
-            this.#spawn();
-          } catch (error) {
-            this.#failAll(error as Error);
-          }
-        }
+        if (this.#queues[id]!.length > 0 || this.#queue.length > 0) this.#respawn(id);
+        continue;
+      }
+      if (!slot.loaded || slot.dead || slot.job) continue;
+      const job = this.#queues[id]!.shift() ?? this.#queue.shift();
+      if (job) this.#start(slot, job);
+    }
+  }
+
+  /** Starts a replacement for worker `id`; a failure fails every batch. */
+  #respawn(id: number): void {
+    try {
+      this.#spawn(id);
+    } catch (error) {
+      this.#failAll(error as Error);
+    }
+  }
+
+  #start(slot: Slot, job: Job): void {
+    if (slot.epoch !== this.#epoch) {
+      try {
+        this.#sendState(slot);
+      } catch (error) {
+        this.#fail(job, error);
         return;
       }
-      const job = this.#queue.shift()!;
-      if (slot.epoch !== this.#epoch) {
-        try {
-          this.#sendState(slot);
-        } catch (error) {
-          this.#fail(job, error);
-          continue;
-        }
-      }
-      slot.job = job;
-      const { timeout } = this.#options;
-      if (timeout !== undefined) {
-        job.timer = setTimeout(() => this.#timedOut(slot, job, timeout), timeout);
-      }
-      const message: ToWorker = { type: "get", id: job.id, index: job.index };
-      slot.worker.postMessage(message);
-      job.begun();
     }
+    slot.job = job;
+    const { timeout } = this.#options;
+    if (timeout !== undefined) {
+      job.timer = setTimeout(() => this.#timedOut(slot, job, timeout), timeout);
+    }
+    const message: ToWorker = { type: "get", id: job.id, index: job.index };
+    slot.worker.postMessage(message);
+    job.begun();
   }
 
   #finish(slot: Slot, id: number, settle: (job: Job) => void): void {
@@ -330,7 +392,7 @@ export class WorkerPool {
         } on a new worker:`,
         cause,
       );
-      if (job) this.#queue.unshift(job);
+      if (job) (job.worker === undefined ? this.#queue : this.#queues[job.worker]!).unshift(job);
     }
     this.#dispatch();
   }
@@ -345,12 +407,14 @@ export class WorkerPool {
   #bury(slot: Slot): void {
     slot.dead = true;
     slot.worker.terminate();
-    this.#slots = this.#slots.filter((s) => s !== slot);
+    if (this.#slots[slot.id] === slot) this.#slots[slot.id] = undefined;
   }
 
   #failAll(error: Error): void {
     this.#fatal = error;
-    for (const job of this.#queue.splice(0)) this.#fail(job, error);
+    for (const queue of [this.#queue, ...this.#queues]) {
+      for (const job of queue.splice(0)) this.#fail(job, error);
+    }
   }
 
   #fail(job: Job, error: unknown): void {

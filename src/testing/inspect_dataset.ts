@@ -10,6 +10,7 @@ import { describe as describeError } from "../_errors.ts";
 import { isTypedArray } from "../_ndarray.ts";
 import { checkLength } from "../_validate.ts";
 import type { PyDataset } from "../py_dataset.ts";
+import { type WorkerInfo, workerInfo } from "../worker_info.ts";
 
 /** Options for {@linkcode inspectDataset} and {@linkcode assertValidDataset}. */
 export interface InspectDatasetOptions<B> {
@@ -171,7 +172,7 @@ export async function inspectDataset<B>(
   for (const index of indices) {
     const started = performance.now();
     try {
-      const batch = await dataset.getItem(index);
+      const batch = await dataset.getItem(index, infoFor(dataset, index));
       report.fetchMs[index] = performance.now() - started;
       if (batch === undefined || batch === null) {
         problems.push({
@@ -393,6 +394,19 @@ function checkShapes<B>(
   }
 }
 
+/**
+ * The seed and number of the epoch that worker batches are read in: the
+ * main thread's calls get the same fetcher infos, so a `getItem` that uses
+ * `info.seed` gives the same batches in both.
+ */
+const CHECK_EPOCH = { seed: 0, epoch: 0 };
+
+/** The info of the fetcher that reads `index` in the unshuffled check epoch. */
+function infoFor(dataset: PyDataset<unknown>, index: number): WorkerInfo {
+  const { workers } = dataset;
+  return workerInfo(index % workers, workers, { ...CHECK_EPOCH, shard: 0 });
+}
+
 async function checkDeterminism<B>(
   dataset: PyDataset<B>,
   batches: Map<number, B>,
@@ -402,7 +416,7 @@ async function checkDeterminism<B>(
   for (const index of sampled) {
     let again: B;
     try {
-      again = await dataset.getItem(index);
+      again = await dataset.getItem(index, infoFor(dataset, index));
     } catch (error) {
       problems.push({
         index,
@@ -433,7 +447,7 @@ async function checkWorkers<B>(
   if (last < 0) return;
   let index = 0;
   try {
-    for await (const batch of dataset.epoch()) {
+    for await (const batch of dataset.epoch(CHECK_EPOCH)) {
       const expected = batches.get(index);
       if (expected !== undefined) {
         const difference = firstDifference(expected, batch, "batch");
