@@ -13,6 +13,7 @@ import { describe, deserializeError } from "./_errors.ts";
 import { checkWorkerOptions, workerOptionsError } from "./_worker_options.ts";
 import type { WorkerPermissions } from "./options.ts";
 import { cloneFailure, type FromWorker, type ToWorker } from "./_protocol.ts";
+import { type PathScopes, pathScopes } from "./_path_guard.ts";
 import type { WorkerInfo } from "./worker_info.ts";
 
 /** Options for {@linkcode WorkerPool}. */
@@ -59,11 +60,23 @@ interface Slot {
 }
 
 /** The entry module of every worker: our runtime, then the dataset's module. */
-function entryUrl(module: string, name: string): string {
+function entryUrl(module: string, name: string, permissions: WorkerPermissions): string {
   const runtime = new URL("./worker.ts", import.meta.url).href;
-  const source = `import { serve } from ${JSON.stringify(runtime)};\n` +
+  const scopes = pathScopes(permissions);
+  // Imports evaluate in order: the path guard is in place before the
+  // dataset's module runs its first line.
+  const guard = scopes ? `import ${JSON.stringify(guardUrl(scopes))};\n` : "";
+  const source = guard + `import { serve } from ${JSON.stringify(runtime)};\n` +
     `import * as dataset from ${JSON.stringify(module)};\n` +
     `serve(dataset, ${JSON.stringify(name)}, ${JSON.stringify(module)});\n`;
+  return `data:text/javascript,${encodeURIComponent(source)}`;
+}
+
+/** A module that installs the path guard for `scopes`. */
+function guardUrl(scopes: PathScopes): string {
+  const guard = new URL("./_path_guard.ts", import.meta.url).href;
+  const source = `import { guardPaths } from ${JSON.stringify(guard)};\n` +
+    `guardPaths(${JSON.stringify(scopes)});\n`;
   return `data:text/javascript,${encodeURIComponent(source)}`;
 }
 
@@ -86,7 +99,7 @@ export class WorkerPool {
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
-    this.#entry = entryUrl(options.module, options.name);
+    this.#entry = entryUrl(options.module, options.name, options.permissions);
     this.#queues = Array.from({ length: options.size }, () => []);
   }
 

@@ -259,3 +259,35 @@ Deno.test("epochOrder never gives consecutive epoch numbers the same order", () 
     }
   }
 });
+
+Deno.test("PyDataset.epoch pads shards to equal length when asked, as DistributedSampler", async () => {
+  for (const length of [1, 5, 12, 13]) {
+    for (const count of [2, 3, 4]) {
+      const options = { shuffle: true, seed: 8, epoch: 1 };
+      const shards: number[][] = [];
+      for (let index = 0; index < count; index++) {
+        await using dataset = new Numbers(length);
+        const shard = { index, count, pad: true };
+        shards.push(firsts(await collect(dataset.epoch({ ...options, shard }))));
+      }
+      const each = Math.ceil(length / count);
+      assert.ok(shards.every((shard) => shard.length === each), `${length} in ${count}`);
+      // The order extended by its own start, then strided.
+      const order = epochOrder(length, options);
+      const padded = Array.from({ length: each * count }, (_, k) => order.at(k % length));
+      shards.forEach((shard, index) => {
+        assert.deepEqual(shard, padded.filter((_, k) => k % count === index));
+      });
+      assert.deepEqual(new Set(shards.flat()).size, length, "every batch at least once");
+    }
+  }
+});
+
+Deno.test("PyDataset.epoch rejects a bad shard.pad", () => {
+  assert.throws(
+    () => new Numbers(3).epoch({ shard: { index: 0, count: 2, pad: 1 as unknown as boolean } }),
+    new TypeError(
+      "Cannot open an epoch of Numbers as shard.pad must be a boolean: current value is 1",
+    ),
+  );
+});

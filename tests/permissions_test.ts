@@ -273,3 +273,25 @@ console.log(JSON.stringify(rows));
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("PyDataset workers scoped to a folder cannot read out of it through .. or a symlink", async () => {
+  const dir = await Deno.makeTempDir();
+  const inside = `${dir}/data`;
+  await Deno.mkdir(inside);
+  await Deno.writeTextFile(`${dir}/secret.txt`, "secret");
+  await Deno.symlink(`${dir}/secret.txt`, `${inside}/link.txt`);
+  await Deno.symlink(dir, `${inside}/parent`);
+  try {
+    for (
+      const path of [`${inside}/../secret.txt`, `${inside}/link.txt`, `${inside}/parent/secret.txt`]
+    ) {
+      await using escape = new Touching([["read", path]], { permissions: { read: [inside] } });
+      const error = await failureOf(escape);
+      assert.ok(error, `${path} was readable`);
+      assert.match(error.message, /worker lacks read access to ".*secret\.txt"/, path);
+      assert.equal((error.cause as Error).name, "NotCapable");
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
