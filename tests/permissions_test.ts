@@ -291,6 +291,14 @@ Deno.test("PyDataset workers scoped to a folder cannot read out of it through ..
       assert.match(error.message, /worker lacks read access to ".*secret\.txt"/, path);
       assert.equal((error.cause as Error).name, "NotCapable");
     }
+    const scope = { read: [inside], write: [inside] };
+    await using write = new Touching([["write", `${inside}/parent/new.txt`]], {
+      permissions: scope,
+    });
+    assert.match((await failureOf(write))?.message ?? "", /lacks write access to ".*new\.txt"/);
+    await using allowed = new Touching([["write", `${inside}/new.txt`]], { permissions: scope });
+    assert.deepEqual(await within(collect(allowed.epoch())), ["written"], "inside stays writable");
+    assert.equal(await Deno.readTextFile(`${dir}/secret.txt`), "secret");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
