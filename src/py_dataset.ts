@@ -181,6 +181,8 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    * numbers, strings).
    *
    * @param index The batch index, from 0 to `length - 1`.
+   * @param info Which fetcher runs the call, and its seed; a subclass may
+   * leave it out of its signature.
    */
   abstract getItem(index: number, info: WorkerInfo): B | Promise<B>;
 
