@@ -41,7 +41,7 @@ export function resolveOptions(
     ordered = true,
     timeout,
   } = options;
-  checkPositiveInteger(workers, `${prefix} workers`);
+  checkInteger(workers, 1, `${prefix} workers`);
   if (typeof useMultiprocessing !== "boolean") {
     throw new TypeError(
       `${prefix} useMultiprocessing must be a boolean: current value is ${
@@ -49,7 +49,7 @@ export function resolveOptions(
       }`,
     );
   }
-  checkPositiveInteger(maxQueueSize, `${prefix} maxQueueSize`);
+  checkInteger(maxQueueSize, 1, `${prefix} maxQueueSize`);
   checkPermissions(permissions, prefix);
   if (typeof ordered !== "boolean") {
     throw new TypeError(`${prefix} ordered must be a boolean: current value is ${show(ordered)}`);
@@ -125,29 +125,9 @@ export function resolveEpochOptions(
       );
     }
   }
-  if (epoch !== undefined) {
-    if (typeof epoch !== "number") {
-      throw new TypeError(
-        `${prefix} epoch must be a non-negative integer: current value is ${show(epoch)}`,
-      );
-    }
-    if (!(Number.isSafeInteger(epoch) && epoch >= 0)) {
-      throw new RangeError(
-        `${prefix} epoch must be a non-negative integer: current value is ${epoch}`,
-      );
-    }
-  }
+  if (epoch !== undefined) checkInteger(epoch, 0, `${prefix} epoch`);
   const checkedShard = shard === undefined ? undefined : checkShard(shard, prefix);
-  if (typeof start !== "number") {
-    throw new TypeError(
-      `${prefix} start must be a non-negative integer: current value is ${show(start)}`,
-    );
-  }
-  if (!(Number.isSafeInteger(start) && start >= 0)) {
-    throw new RangeError(
-      `${prefix} start must be a non-negative integer: current value is ${start}`,
-    );
-  }
+  checkInteger(start, 0, `${prefix} start`);
   checkSkip(skip, start, prefix);
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(
@@ -243,16 +223,14 @@ export function checkLength(length: unknown, name: string): number {
   return length;
 }
 
-function checkPositiveInteger(value: unknown, what: string): void {
+/** Checks that `value` is a safe integer of at least `min` (0 or 1). */
+function checkInteger(value: unknown, min: 0 | 1, what: string): asserts value is number {
+  const kind = min === 0 ? "a non-negative integer" : "a positive integer";
   if (typeof value !== "number") {
-    throw new TypeError(
-      `${what} must be a positive integer: current value is ${show(value)}`,
-    );
+    throw new TypeError(`${what} must be ${kind}: current value is ${show(value)}`);
   }
-  if (!(Number.isSafeInteger(value) && value >= 1)) {
-    throw new RangeError(
-      `${what} must be a positive integer: current value is ${value}`,
-    );
+  if (!(Number.isSafeInteger(value) && value >= min)) {
+    throw new RangeError(`${what} must be ${kind}: current value is ${value}`);
   }
 }
 
