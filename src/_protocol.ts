@@ -14,6 +14,12 @@ export type ToWorker =
     settings: Record<string, unknown>;
     /** The dataset's own enumerable fields. */
     state: Record<string, unknown>;
+    /**
+     * Set to 1 by the main thread before it terminates the worker:
+     * `terminate()` stops a worker only some time later, and a worker that
+     * sees the flag starts no more `getItem` calls meanwhile.
+     */
+    stopped: Int32Array;
   }
   | { type: "get"; id: number; index: number };
 

@@ -77,9 +77,10 @@ export function serve(exports: Record<string, unknown>, name: string, module: st
     const message = event.data;
     if (message.type === "state") {
       const dataset = reviveDataset(constructor, message.settings, message.state);
-      const started = startWorker(dataset, message.info);
+      const { info, stopped } = message;
+      const started = startWorker(dataset, info, stopped);
       started.catch(() => {}); // reported with each batch
-      epoch = { dataset, info: message.info, started };
+      epoch = { dataset, info, stopped, started };
     } else if (epoch) {
       fetchBatch(epoch, message.id, message.index);
     }
@@ -91,13 +92,19 @@ export function serve(exports: Record<string, unknown>, name: string, module: st
 interface WorkerEpoch {
   dataset: PyDataset;
   info: WorkerInfo;
+  /** 1 once the main thread is terminating this worker. */
+  stopped: Int32Array;
   /** `onWorkerStart`, run once on this copy before its first batch. */
   started: Promise<void>;
 }
 
-async function startWorker(dataset: PyDataset, info: WorkerInfo): Promise<void> {
+async function startWorker(
+  dataset: PyDataset,
+  info: WorkerInfo,
+  stopped: Int32Array,
+): Promise<void> {
   const hook = (dataset as PyDatasetHooks).onWorkerStart;
-  if (typeof hook !== "function") return;
+  if (typeof hook !== "function" || Atomics.load(stopped, 0) === 1) return;
   try {
     await hook.call(dataset, info);
   } catch (error) {
@@ -108,13 +115,15 @@ async function startWorker(dataset: PyDataset, info: WorkerInfo): Promise<void> 
 }
 
 async function fetchBatch(
-  { dataset, info, started }: WorkerEpoch,
+  { dataset, info, stopped, started }: WorkerEpoch,
   id: number,
   index: number,
 ): Promise<void> {
   let prepared;
   try {
     await started;
+    // Being terminated: nobody waits for this batch any more.
+    if (Atomics.load(stopped, 0) === 1) return;
     const batch = checkBatch(await dataset.getItem(index, info));
     prepared = prepareTransfer(batch, reachableBuffers(dataset));
   } catch (error) {

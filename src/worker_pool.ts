@@ -48,6 +48,8 @@ interface Slot {
   /** The worker's id, kept by its replacements. */
   id: number;
   worker: Worker;
+  /** Shared with the worker: 1 once it is being terminated. */
+  stopped: Int32Array;
   /** Settles when the worker has loaded the dataset class, or failed to. */
   ready: Promise<void>;
   /** Rejects `ready`. */
@@ -200,8 +202,7 @@ export class WorkerPool {
   /** Terminates every worker; pending batches fail with `reason`. */
   close(reason: Error): void {
     for (const slot of this.#live()) {
-      slot.dead = true;
-      slot.worker.terminate();
+      this.#terminate(slot);
       slot.unready(reason);
       if (slot.job) this.#fail(slot.job, reason);
       slot.job = undefined;
@@ -219,6 +220,7 @@ export class WorkerPool {
     const slot: Slot = {
       id,
       worker,
+      stopped: new Int32Array(new SharedArrayBuffer(4)),
       ready,
       unready: reject,
       loaded: false,
@@ -297,6 +299,7 @@ export class WorkerPool {
       type: "state",
       epoch: this.#epoch,
       info: this.#infos[slot.id]!,
+      stopped: slot.stopped,
       settings: this.#settings,
       state: this.#state,
     };
@@ -418,9 +421,19 @@ export class WorkerPool {
   }
 
   #bury(slot: Slot): void {
-    slot.dead = true;
-    slot.worker.terminate();
+    this.#terminate(slot);
     if (this.#slots[slot.id] === slot) this.#slots[slot.id] = undefined;
+  }
+
+  /**
+   * Stops a worker. Deno's `terminate()` takes effect some time later, and
+   * meanwhile the worker would still start the batches it was sent: the
+   * shared flag, set first, tells it not to.
+   */
+  #terminate(slot: Slot): void {
+    slot.dead = true;
+    Atomics.store(slot.stopped, 0, 1);
+    slot.worker.terminate();
   }
 
   #failAll(error: Error): void {

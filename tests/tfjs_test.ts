@@ -252,7 +252,7 @@ for (const mode of MODES) {
     assert.equal(history.history.loss?.length, 5);
     assert.ok(
       (history.history.acc as number[]).at(-1)! > 0.9,
-      `it learns: ${history.history.acc}`,
+      `it learns: accuracy ${history.history.acc}, loss ${history.history.loss}`,
     );
     model.dispose();
   });
