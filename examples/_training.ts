@@ -1,11 +1,10 @@
-// What the training examples share: the model, the backend, the progress
-// bar, and the time training waited for batches.
+// What the Deno training examples share: the backend and the progress bar
+// (the model and the wait timer, which the browser page shares too, are in
+// _model.ts).
 
 import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import { ndarray } from "../mod.ts";
 import type { TfDataset } from "../tfjs.ts";
-import type { ImageBatch } from "./image_dataset.ts";
 
 /** Selects a TensorFlow.js backend; `wasm` finds its .wasm files in the npm package. */
 export async function useBackend(backend: "wasm" | "cpu"): Promise<void> {
@@ -15,59 +14,6 @@ export async function useBackend(backend: "wasm" | "cpu"): Promise<void> {
   }
   await tf.setBackend(backend);
   await tf.ready();
-}
-
-/** A small dense classifier of `size × size × 3` images. */
-export function classifier(size: number, classes: number): tf.Sequential {
-  const net = tf.sequential({
-    layers: [
-      tf.layers.flatten({ inputShape: [size, size, 3] }),
-      tf.layers.dense({ units: 128, activation: "relu" }),
-      tf.layers.dense({ units: classes, activation: "softmax" }),
-    ],
-  });
-  net.compile({
-    optimizer: tf.train.adam(0.003),
-    loss: "sparseCategoricalCrossentropy",
-    metrics: ["accuracy"],
-  });
-  return net;
-}
-
-/** TensorFlow.js's sparse losses want float32 labels: cast them on the way. */
-export function toTensors([images, labels]: ImageBatch): { xs: unknown; ys: unknown } {
-  return { xs: images, ys: ndarray(Float32Array.from(labels.data), labels.shape) };
-}
-
-/** Time the model spent waiting for batches: the loader's share of training. */
-export interface Waits {
-  ms: number;
-}
-
-/**
- * Wraps a source of epoch streams, timing each read: a stream with a
- * highWaterMark of 0 is pulled only when the model asks for a batch, so the
- * time a pull takes is the time the model waited.
- */
-export function timed<B>(
-  open: (options: { signal: AbortSignal }) => ReadableStream<B> | Promise<ReadableStream<B>>,
-  waits: Waits,
-): (options: { signal: AbortSignal }) => Promise<ReadableStream<B>> {
-  return async (options) => {
-    const started = performance.now();
-    const reader = (await open(options)).getReader();
-    waits.ms += performance.now() - started;
-    return new ReadableStream<B>({
-      async pull(controller) {
-        const started = performance.now();
-        const { done, value } = await reader.read();
-        waits.ms += performance.now() - started;
-        if (done) controller.close();
-        else controller.enqueue(value);
-      },
-      cancel: (reason) => reader.cancel(reason),
-    }, { highWaterMark: 0 });
-  };
 }
 
 /**

@@ -58,6 +58,8 @@ export class ImageFiles extends PyDataset<ImageBatch> implements PyDatasetHooks 
    * that batch i holds the same images in every dataset it serves from.
    */
   reshuffle = true;
+  /** `getItem` calls so far, in all its workers (shared memory): a server reports it. */
+  calls: Int32Array = new Int32Array(new SharedArrayBuffer(4));
   #seed = 1;
 
   constructor(
@@ -76,6 +78,7 @@ export class ImageFiles extends PyDataset<ImageBatch> implements PyDatasetHooks 
   }
 
   async getItem(index: number): Promise<ImageBatch> {
+    Atomics.add(this.calls, 0, 1);
     const low = index * this.batchSize;
     // The last batch may be smaller.
     const high = Math.min(low + this.batchSize, this.x.length);

@@ -17,7 +17,8 @@ import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
 import { toTfDataset } from "../tfjs.ts";
 import { integer, run } from "./_flags.ts";
-import { classifier, fit, summarize, toTensors, useBackend } from "./_training.ts";
+import { classifier, toTensors } from "./_model.ts";
+import { fit, summarize, useBackend } from "./_training.ts";
 import { ImageFiles } from "./image_dataset.ts";
 import { listImages, makeShapes } from "./shapes.ts";
 

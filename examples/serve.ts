@@ -80,20 +80,28 @@ export interface ServeEpochsOptions {
   headers?: HeadersInit;
 }
 
+/** The epoch endpoints of {@linkcode serveEpochs}, for a server of your own. */
+export interface EpochRoutes {
+  /** Answers a request: an epoch of `/<name>`, or a 404 or 400 that says why not. */
+  handle(request: Request): Response;
+  /** Closes every dataset made, and with them their workers. */
+  close(): Promise<void>;
+}
+
 /**
- * Serves epochs of datasets at `/<name>`, one kind per name, each made by
- * its function. Each request reads its own epoch; a dataset is reused once
- * its epoch has ended, so its workers persist, and made anew only for
- * concurrent requests. Responses say how many batches follow in
+ * Answers requests for epochs of datasets at `/<name>`, one kind per name,
+ * each made by its function. Each request reads its own epoch; a dataset is
+ * reused once its epoch has ended, so its workers persist, and made anew
+ * only for concurrent requests. Responses say how many batches follow in
  * `x-pydataset-batches`.
  */
-export function serveEpochs<B extends Batch>(
+export function epochRoutes<B extends Batch>(
   datasets: Record<string, () => PyDataset<B>>,
-  { hostname = "127.0.0.1", port = 8000, onListen, headers }: ServeEpochsOptions = {},
-): Deno.HttpServer<Deno.NetAddr> {
+  { headers }: { headers?: HeadersInit } = {},
+): EpochRoutes {
   const idle = new Map<string, PyDataset<B>[]>(Object.keys(datasets).map((name) => [name, []]));
   const all: PyDataset<B>[] = [];
-  const server = Deno.serve({ hostname, port, onListen: onListen ?? (() => {}) }, (request) => {
+  const handle = (request: Request): Response => {
     const url = new URL(request.url);
     const name = url.pathname.slice(1);
     const free = idle.get(name);
@@ -121,9 +129,22 @@ export function serveEpochs<B extends Batch>(
     const response = batchResponse(releasing(epoch, () => free.push(dataset)), { headers });
     response.headers.set("x-pydataset-batches", String(batchesIn(dataset.length, options)));
     return response;
-  });
+  };
+  const close = async () => {
+    await Promise.all(all.map((dataset) => dataset.close()));
+  };
+  return { handle, close };
+}
+
+/** Serves the epochs of {@linkcode epochRoutes} with `Deno.serve`. */
+export function serveEpochs<B extends Batch>(
+  datasets: Record<string, () => PyDataset<B>>,
+  { hostname = "127.0.0.1", port = 8000, onListen, headers }: ServeEpochsOptions = {},
+): Deno.HttpServer<Deno.NetAddr> {
+  const routes = epochRoutes(datasets, { headers });
+  const server = Deno.serve({ hostname, port, onListen: onListen ?? (() => {}) }, routes.handle);
   // Closing the server closes the datasets, and with them their workers.
-  server.finished.then(() => Promise.all(all.map((dataset) => dataset.close())));
+  server.finished.then(routes.close);
   return server;
 }
 
@@ -177,12 +198,18 @@ export function imageDatasets(
   dir: string,
   x: string[],
   y: number[],
-  { batchSize, size, workers }: { batchSize: number; size: number; workers: number },
+  { batchSize, size, workers, maxQueueSize }: {
+    batchSize: number;
+    size: number;
+    workers: number;
+    maxQueueSize?: number;
+  },
 ): Record<"train" | "test", () => ImageFiles> {
   const split = (keep: boolean) => () => {
     const pick = (_: unknown, i: number) => (i % 5 === 0) !== keep;
     const dataset = new ImageFiles(x.filter(pick), y.filter(pick), batchSize, size, {
       workers,
+      ...(maxQueueSize ? { maxQueueSize } : {}),
       useMultiprocessing: true,
       permissions: { read: [dir] },
     });

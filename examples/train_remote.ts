@@ -17,15 +17,8 @@ import { parseArgs } from "node:util";
 import { toTfDataset } from "../tfjs.ts";
 import { batchesFromResponse } from "../wire.ts";
 import { integer, run } from "./_flags.ts";
-import {
-  classifier,
-  fit,
-  summarize,
-  timed,
-  toTensors,
-  useBackend,
-  type Waits,
-} from "./_training.ts";
+import { classifier, timed, toTensors, type Waits } from "./_model.ts";
+import { fit, summarize, useBackend } from "./_training.ts";
 import type { ImageBatch } from "./image_dataset.ts";
 
 const HELP = `Trains a small TensorFlow.js model on batches served over HTTP.

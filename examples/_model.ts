@@ -1,0 +1,59 @@
+// What every training example shares, in Deno and in the browser page: the
+// model, the batch-to-tensors mapping and the timer of the time training
+// waited for batches. No Deno API here: the page bundles this module.
+
+import * as tf from "@tensorflow/tfjs";
+import type { ImageBatch } from "./image_dataset.ts";
+
+/** A small dense classifier of `size × size × 3` images. */
+export function classifier(size: number, classes: number): tf.Sequential {
+  const net = tf.sequential({
+    layers: [
+      tf.layers.flatten({ inputShape: [size, size, 3] }),
+      tf.layers.dense({ units: 128, activation: "relu" }),
+      tf.layers.dense({ units: classes, activation: "softmax" }),
+    ],
+  });
+  net.compile({
+    optimizer: tf.train.adam(0.003),
+    loss: "sparseCategoricalCrossentropy",
+    metrics: ["accuracy"],
+  });
+  return net;
+}
+
+/** TensorFlow.js's sparse losses want float32 labels: cast them on the way. */
+export function toTensors([images, labels]: ImageBatch): { xs: unknown; ys: unknown } {
+  return { xs: images, ys: { data: Float32Array.from(labels.data), shape: labels.shape } };
+}
+
+/** Time the model spent waiting for batches: the loader's share of training. */
+export interface Waits {
+  ms: number;
+}
+
+/**
+ * Wraps a source of epoch streams, timing each read: a stream with a
+ * highWaterMark of 0 is pulled only when the model asks for a batch, so the
+ * time a pull takes is the time the model waited.
+ */
+export function timed<B>(
+  open: (options: { signal: AbortSignal }) => ReadableStream<B> | Promise<ReadableStream<B>>,
+  waits: Waits,
+): (options: { signal: AbortSignal }) => Promise<ReadableStream<B>> {
+  return async (options) => {
+    const started = performance.now();
+    const reader = (await open(options)).getReader();
+    waits.ms += performance.now() - started;
+    return new ReadableStream<B>({
+      async pull(controller) {
+        const started = performance.now();
+        const { done, value } = await reader.read();
+        waits.ms += performance.now() - started;
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    }, { highWaterMark: 0 });
+  };
+}

@@ -1,0 +1,175 @@
+// The browser demo in a real browser: Debian's Chromium, headless, driven by
+// playwright-core. Run by `deno task test-browser` (CI runs it), with -A:
+// playwright-core reads /proc files, which Deno allows only with all
+// permissions.
+
+import assert from "node:assert/strict";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { startBrowserDemo } from "../examples/browser/server.ts";
+import { makeShapes } from "../examples/shapes.ts";
+import { delay, waitUntilStill, within } from "./_helpers.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+
+/** What the page shows, from `globalThis.demo` (see examples/browser/app.ts). */
+interface PageDemo {
+  state: string;
+  backend: string;
+  epochs: { epoch: number; expected: number; received: number; loss?: number }[];
+  batches: number;
+  waitedMs: number;
+  heldOutAccuracy?: number;
+  error?: string;
+}
+
+const readDemo = (page: Page) =>
+  page.evaluate(() => (globalThis as unknown as { demo: PageDemo }).demo);
+
+/** A fresh headless Chromium with its own profile; disposing it removes both. */
+async function launch() {
+  const profile = await Deno.makeTempDir();
+  const context: BrowserContext = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    timeout: 30_000,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+  context.setDefaultTimeout(30_000);
+  const page = context.pages()[0] ?? await context.newPage();
+  const problems: string[] = [];
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+  });
+  const dispose = async () => {
+    await context.close();
+    await Deno.remove(profile, { recursive: true });
+  };
+  return { page, problems, [Symbol.asyncDispose]: dispose };
+}
+
+async function chromiumMissing(): Promise<string | undefined> {
+  try {
+    await Deno.stat(CHROMIUM);
+    return undefined;
+  } catch {
+    return `Skipped: no ${CHROMIUM} on this machine (apt-get install chromium; .ci/run does)`;
+  }
+}
+
+Deno.test("The browser demo trains in headless Chromium, and a paused page holds back the server", async (t) => {
+  const missing = await chromiumMissing();
+  if (missing) {
+    console.warn(missing);
+    await t.step({ name: "skipped: no Chromium", ignore: true, fn: () => {} });
+    return;
+  }
+  const dir = await Deno.makeTempDir();
+  try {
+    await t.step("trains: every batch of every epoch arrives, the loss falls", async () => {
+      // 300 images per class: 960 to train on, in 30 batches of 32.
+      await makeShapes(`${dir}/small`, 300);
+      const demo = await startBrowserDemo({
+        dir: `${dir}/small`,
+        bundle: `${dir}/app.js`,
+        port: 0,
+      });
+      try {
+        await using browser = await launch();
+        const { page, problems } = browser;
+        await page.goto(`${demo.url}?epochs=3&backend=cpu`);
+        await page.waitForFunction(() =>
+          (globalThis as { demo?: PageDemo }).demo?.state === "ready"
+        );
+        await page.click("#train");
+        await page.waitForFunction(
+          () => ["done", "failed"].includes((globalThis as { demo?: PageDemo }).demo?.state ?? ""),
+          null,
+          { timeout: 120_000 },
+        );
+        const shown = await readDemo(page);
+        await Deno.mkdir(".cache/browser", { recursive: true });
+        await page.screenshot({ path: ".cache/browser/demo.png", fullPage: true });
+        assert.equal(shown.error, undefined, `the page failed: ${shown.error}`);
+        assert.equal(shown.state, "done");
+        assert.equal(await page.textContent("#error"), "", "the page shows no error");
+        assert.deepEqual(problems, []);
+        assert.deepEqual(shown.epochs.map((epoch) => epoch.epoch), [0, 1, 2]);
+        for (const epoch of shown.epochs) {
+          assert.equal(epoch.expected, 30, "960 images in batches of 32");
+          assert.equal(epoch.received, epoch.expected, `epoch ${epoch.epoch}`);
+        }
+        const losses = shown.epochs.map((epoch) => epoch.loss!);
+        assert.ok(losses.at(-1)! < losses[0]!, `the loss fell: ${losses}`);
+        assert.ok(shown.heldOutAccuracy! > 0.25, `better than chance: ${shown.heldOutAccuracy}`);
+        console.log(
+          `trained in Chromium (${shown.backend}): losses ${
+            losses.map((loss) => loss.toFixed(3))
+          }, held-out accuracy ${shown.heldOutAccuracy!.toFixed(3)}, ${shown.batches} batches, ` +
+            `waited ${(shown.waitedMs / 1000).toFixed(2)} s; server getItem calls ${demo.calls()}`,
+        );
+      } finally {
+        await within(demo.close(), 10_000, "the demo server's close");
+      }
+    });
+
+    await t.step(
+      "a paused page: the server's getItem calls stop, far short of the epoch",
+      async () => {
+        // 4,800 images to train on in 150 batches of 1.5 MiB (64×64×3 floats ×
+        // 32): an epoch is far more than the browser and the kernel buffer.
+        await makeShapes(`${dir}/large`, 1500);
+        const demo = await startBrowserDemo({
+          dir: `${dir}/large`,
+          bundle: `${dir}/app.js`,
+          port: 0,
+          size: 64,
+          maxQueueSize: 2,
+        });
+        try {
+          await using browser = await launch();
+          const { page } = browser;
+          await page.goto(`${demo.url}?epochs=1&backend=cpu`);
+          await page.waitForFunction(() =>
+            (globalThis as { demo?: PageDemo }).demo?.state === "ready"
+          );
+          await page.click("#train");
+          await page.waitForFunction(() => (globalThis as { demo?: PageDemo }).demo!.batches >= 2);
+          await page.click("#pause");
+          const paused = await waitUntilStill(demo.calls, 1_000, 30_000);
+          const { batches, state, epochs } = await readDemo(page);
+          assert.equal(state, "paused");
+          assert.equal(epochs[0]!.expected, 150);
+          await delay(1_000);
+          assert.equal(demo.calls(), paused, "no getItem call while the page stays paused");
+          // What the server may have fetched ahead: its queue and workers, and
+          // what the network holds (Chromium buffers tens of MiB of a response
+          // the page does not read; 128 MiB is 85 batches).
+          const batchBytes = 32 * 64 * 64 * 3 * 4;
+          const ahead = paused - batches;
+          assert.ok(
+            ahead <= 2 + 2 + Math.ceil(128 * 2 ** 20 / batchBytes),
+            `${paused} getItem calls for ${batches} batches read`,
+          );
+          assert.ok(paused < 150, `${paused} getItem calls: the whole epoch was fetched`);
+          console.log(
+            `paused after ${batches} batches: the server stopped at ${paused} getItem calls of 150 ` +
+              `(${ahead} ahead of the page, ${(ahead * batchBytes / 2 ** 20).toFixed(0)} MiB)`,
+          );
+        } finally {
+          // Closing the page cancels its response: the epoch ends.
+          await within(demo.close(), 10_000, "the demo server's close");
+        }
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
