@@ -1,4 +1,4 @@
-// Command-line flags of the examples.
+// What the examples' command lines share: flags, errors, Ctrl-C.
 
 /** A positive integer flag, or `fallback` when it is absent. */
 export function integer(value: string | undefined, name: string, fallback: number): number {
@@ -18,4 +18,19 @@ export async function run(main: (args: string[]) => Promise<void>, help: string)
     console.error(`error: ${error instanceof Error ? error.message : String(error)}\n\n${help}`);
     Deno.exit(2);
   }
+}
+
+/**
+ * Stops a server on Ctrl-C with `stop`, but exits within `ms` anyway:
+ * `shutdown()` waits for open responses, and a client that stopped reading
+ * (a paused page) holds one open for ever. A second Ctrl-C exits at once.
+ */
+export function stopOnInterrupt(stop: () => Promise<void>, ms = 2_000): void {
+  let stopping = false;
+  Deno.addSignalListener("SIGINT", () => {
+    if (stopping) Deno.exit(130);
+    stopping = true;
+    const late = new Promise((resolve) => setTimeout(resolve, ms));
+    Promise.race([stop(), late]).catch(console.error).finally(() => Deno.exit(130));
+  });
 }

@@ -20,7 +20,7 @@
 import { parseArgs } from "node:util";
 import type { EpochOptions, PyDataset } from "../mod.ts";
 import { type Batch, batchResponse } from "../wire.ts";
-import { integer, run } from "./_flags.ts";
+import { integer, run, stopOnInterrupt } from "./_flags.ts";
 import { ImageFiles } from "./image_dataset.ts";
 import { listImages, makeShapes } from "./shapes.ts";
 
@@ -81,9 +81,11 @@ export interface ServeEpochsOptions {
 }
 
 /** The epoch endpoints of {@linkcode serveEpochs}, for a server of your own. */
-export interface EpochRoutes {
+export interface EpochRoutes<D> {
   /** Answers a request: an epoch of `/<name>`, or a 404 or 400 that says why not. */
   handle(request: Request): Response;
+  /** The datasets made so far: one per request being answered at most. */
+  readonly made: readonly D[];
   /** Closes every dataset made, and with them their workers. */
   close(): Promise<void>;
 }
@@ -95,12 +97,12 @@ export interface EpochRoutes {
  * only for concurrent requests. Responses say how many batches follow in
  * `x-pydataset-batches`.
  */
-export function epochRoutes<B extends Batch>(
-  datasets: Record<string, () => PyDataset<B>>,
+export function epochRoutes<D extends PyDataset<Batch>>(
+  datasets: Record<string, () => D>,
   { headers }: { headers?: HeadersInit } = {},
-): EpochRoutes {
-  const idle = new Map<string, PyDataset<B>[]>(Object.keys(datasets).map((name) => [name, []]));
-  const all: PyDataset<B>[] = [];
+): EpochRoutes<D> {
+  const idle = new Map<string, D[]>(Object.keys(datasets).map((name) => [name, []]));
+  const made: D[] = [];
   const handle = (request: Request): Response => {
     const url = new URL(request.url);
     const name = url.pathname.slice(1);
@@ -118,8 +120,8 @@ export function epochRoutes<B extends Batch>(
       return new Response((error as Error).message, { status: 400, headers });
     }
     let dataset = free.pop();
-    if (!dataset) all.push(dataset = datasets[name]!());
-    let epoch: ReadableStream<B>;
+    if (!dataset) made.push(dataset = datasets[name]!());
+    let epoch: ReadableStream<Batch>;
     try {
       epoch = dataset.epoch(options);
     } catch (error) {
@@ -131,9 +133,9 @@ export function epochRoutes<B extends Batch>(
     return response;
   };
   const close = async () => {
-    await Promise.all(all.map((dataset) => dataset.close()));
+    await Promise.all(made.map((dataset) => dataset.close()));
   };
-  return { handle, close };
+  return { handle, made, close };
 }
 
 /** Serves the epochs of {@linkcode epochRoutes} with `Deno.serve`. */
@@ -266,7 +268,7 @@ async function main(args: string[]): Promise<void> {
         }) at http://${hostname}:${port}/train and /test`,
       ),
   });
-  Deno.addSignalListener("SIGINT", () => server.shutdown());
+  stopOnInterrupt(() => server.shutdown());
   await server.finished;
 }
 

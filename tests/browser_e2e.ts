@@ -28,40 +28,64 @@ const readDemo = (page: Page) =>
 /** A fresh headless Chromium with its own profile; disposing it removes both. */
 async function launch() {
   const profile = await Deno.makeTempDir();
-  const context: BrowserContext = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: 30_000,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
-  context.setDefaultTimeout(30_000);
-  const page = context.pages()[0] ?? await context.newPage();
-  const problems: string[] = [];
-  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  page.on("console", (message) => {
-    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
-  });
+  let context: BrowserContext | undefined;
   const dispose = async () => {
-    await context.close();
-    await Deno.remove(profile, { recursive: true });
+    try {
+      await context?.close();
+    } finally {
+      await Deno.remove(profile, { recursive: true });
+    }
   };
-  return { page, problems, [Symbol.asyncDispose]: dispose };
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: 30_000,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    });
+    context.setDefaultTimeout(30_000);
+    const page = context.pages()[0] ?? await context.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    page.on("console", (message) => {
+      if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+    });
+    return { page, problems, [Symbol.asyncDispose]: dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
 }
 
+/** Why the test cannot run here, if it cannot. */
 async function chromiumMissing(): Promise<string | undefined> {
-  try {
-    await Deno.stat(CHROMIUM);
-    return undefined;
-  } catch {
-    return `Skipped: no ${CHROMIUM} on this machine (apt-get install chromium; .ci/run does)`;
-  }
+  const info = await Deno.stat(CHROMIUM).catch(() => undefined);
+  if (info?.isFile && (info.mode ?? 0) & 0o111) return undefined;
+  return `Skipped: no executable ${CHROMIUM} on this machine (apt-get install chromium; .ci/run does)`;
+}
+
+/** Waits (bounded) until the page's state is one of `states`. */
+async function stateIn(page: Page, states: string[], timeout = 30_000): Promise<void> {
+  await page.waitForFunction(
+    (states) => states.includes((globalThis as { demo?: PageDemo }).demo?.state ?? ""),
+    states,
+    { timeout },
+  );
+}
+
+/** Waits (bounded) until the page has received at least `count` batches. */
+async function received(page: Page, count: number): Promise<void> {
+  await page.waitForFunction(
+    (count) => ((globalThis as { demo?: PageDemo }).demo?.batches ?? 0) >= count,
+    count,
+  );
 }
 
 Deno.test("The browser demo trains in headless Chromium, and a paused page holds back the server", async (t) => {
@@ -85,15 +109,17 @@ Deno.test("The browser demo trains in headless Chromium, and a paused page holds
         await using browser = await launch();
         const { page, problems } = browser;
         await page.goto(`${demo.url}?epochs=2&backend=cpu`);
-        await page.waitForFunction(() =>
-          (globalThis as { demo?: PageDemo }).demo?.state === "ready"
-        );
+        await stateIn(page, ["ready"]);
         await page.click("#train");
-        await page.waitForFunction(
-          () => ["done", "failed"].includes((globalThis as { demo?: PageDemo }).demo?.state ?? ""),
-          null,
-          { timeout: 120_000 },
-        );
+        // Pause and Resume on the way: the page's reading stops, then goes on.
+        await received(page, 20);
+        await page.click("#pause");
+        await stateIn(page, ["paused"]);
+        const before = (await readDemo(page)).batches;
+        await delay(500);
+        assert.equal((await readDemo(page)).batches, before, "no batch read while paused");
+        await page.click("#pause");
+        await stateIn(page, ["done", "failed"], 120_000);
         const shown = await readDemo(page);
         await Deno.mkdir(".cache/browser", { recursive: true });
         await page.screenshot({ path: ".cache/browser/demo.png", fullPage: true });
@@ -123,38 +149,37 @@ Deno.test("The browser demo trains in headless Chromium, and a paused page holds
     await t.step(
       "a paused page: the server's getItem calls stop, far short of the epoch",
       async () => {
-        // At 64×64 the 150 batches are of 1.5 MiB (64×64×3 floats × 32): an
-        // epoch is far more than the browser and the kernel buffer.
+        // At 96×96 the 150 batches are of 3.4 MiB (96×96×3 floats × 32), 500
+        // MiB an epoch: far more than the browser and the kernel buffer.
         const demo = await startBrowserDemo({
           dir: `${dir}/shapes`,
           bundle: `${dir}/app.js`,
           port: 0,
-          size: 64,
+          size: 96,
           maxQueueSize: 2,
         });
         try {
           await using browser = await launch();
           const { page } = browser;
           await page.goto(`${demo.url}?epochs=1&backend=cpu`);
-          await page.waitForFunction(() =>
-            (globalThis as { demo?: PageDemo }).demo?.state === "ready"
-          );
+          await stateIn(page, ["ready"]);
           await page.click("#train");
-          await page.waitForFunction(() => (globalThis as { demo?: PageDemo }).demo!.batches >= 2);
+          await received(page, 2);
           await page.click("#pause");
-          const paused = await waitUntilStill(demo.calls, 1_000, 30_000);
-          const { batches, state, epochs } = await readDemo(page);
-          assert.equal(state, "paused");
-          assert.equal(epochs[0]!.expected, 150);
-          await delay(1_000);
+          await stateIn(page, ["paused"]);
+          // Still for 2 s: the server has stopped, not paused between batches.
+          const paused = await waitUntilStill(demo.calls, 2_000, 30_000);
+          await delay(2_000);
           assert.equal(demo.calls(), paused, "no getItem call while the page stays paused");
-          // What the server may have fetched ahead: its queue and workers, and
-          // what the network holds (Chromium buffers tens of MiB of a response
-          // the page does not read; 128 MiB is 85 batches).
-          const batchBytes = 32 * 64 * 64 * 3 * 4;
+          const { batches, epochs } = await readDemo(page);
+          assert.equal(epochs[0]!.expected, 150);
+          // Ahead of the page: the server's queue and workers, and what the
+          // network holds (Chromium keeps tens of MiB of a response the page
+          // does not read; 256 MiB is 76 batches).
+          const batchBytes = 32 * 96 * 96 * 3 * 4;
           const ahead = paused - batches;
           assert.ok(
-            ahead <= 2 + 2 + Math.ceil(128 * 2 ** 20 / batchBytes),
+            ahead <= 2 + 2 + Math.ceil(256 * 2 ** 20 / batchBytes),
             `${paused} getItem calls for ${batches} batches read`,
           );
           assert.ok(paused < 150, `${paused} getItem calls: the whole epoch was fetched`);

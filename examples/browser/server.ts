@@ -15,8 +15,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { integer, run } from "../_flags.ts";
-import type { ImageFiles } from "../image_dataset.ts";
+import { integer, run, stopOnInterrupt } from "../_flags.ts";
 import { epochRoutes, imageDatasets } from "../serve.ts";
 import { listImages, makeShapes } from "../shapes.ts";
 
@@ -82,17 +81,8 @@ export async function startBrowserDemo(options: BrowserDemoOptions): Promise<Bro
     "/app.js": ["text/javascript; charset=utf-8", await Deno.readFile(bundle)],
     "/info": ["application/json", new TextEncoder().encode(JSON.stringify({ size, classes }))],
   } as const satisfies Record<string, readonly [string, Uint8Array]>;
-  const made: ImageFiles[] = [];
-  const datasets = imageDatasets(dir, x, y, {
-    batchSize,
-    size,
-    workers,
-    maxQueueSize: options.maxQueueSize,
-  });
-  const routes = epochRoutes({
-    train: () => made[made.length] = datasets.train(),
-    test: () => made[made.length] = datasets.test(),
-  });
+  const { maxQueueSize } = options;
+  const routes = epochRoutes(imageDatasets(dir, x, y, { batchSize, size, workers, maxQueueSize }));
   const listening = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port, onListen: listening.resolve },
@@ -109,10 +99,13 @@ export async function startBrowserDemo(options: BrowserDemoOptions): Promise<Bro
   const address = await listening.promise;
   return {
     url: `http://${address.hostname}:${address.port}/`,
-    calls: () => made.reduce((sum, dataset) => sum + Atomics.load(dataset.calls, 0), 0),
+    calls: () => routes.made.reduce((sum, dataset) => sum + Atomics.load(dataset.calls, 0), 0),
     close: async () => {
-      await server.shutdown();
+      // The datasets first: their epochs end, and so do the responses of
+      // clients still reading; a client that stopped reading still holds
+      // shutdown() (see stopOnInterrupt).
       await routes.close();
+      await server.shutdown();
     },
   };
 }
@@ -160,7 +153,7 @@ async function main(args: string[]): Promise<void> {
     size: integer(values.size, "size", 16),
   });
   console.log(`Open ${demo.url} and press Train (Ctrl-C stops the server)`);
-  Deno.addSignalListener("SIGINT", () => demo.close());
+  stopOnInterrupt(demo.close);
 }
 
 if (import.meta.main) await run(main, HELP);
