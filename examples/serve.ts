@@ -222,18 +222,33 @@ export function imageDatasets(
   return { train: split(true), test: split(false) };
 }
 
-const HELP = `Serves epochs of a folder of images as batches over HTTP.
+/** The command-line flags of the image servers: this one and the browser demo. */
+export interface ServerFlags {
+  dir: string;
+  port: number;
+  workers: number;
+  batchSize: number;
+  size: number;
+}
 
-Usage: deno task serve [options]
-
-  --data DIR            PNG or JPEG images in DIR/<class>/<image> (default: make .cache/shapes)
-  --port N              the port on 127.0.0.1 (default 8000)
+/** The lines of `--help` for {@linkcode ServerFlags}. */
+export function serverFlagsHelp(port: number): string {
+  return `  --data DIR            PNG or JPEG images in DIR/<class>/<image> (default: make .cache/shapes)
+  --port N              the port on 127.0.0.1 (default ${port})
   --workers N           workers per epoch being served (default 2)
   --batch-size N        images per batch (default 32)
   --size N              images are resized to N×N (default 16)
   --help                this text`;
+}
 
-async function main(args: string[]): Promise<void> {
+/**
+ * Parses {@linkcode ServerFlags}, making the default images when `--data`
+ * is absent; undefined for `--help`.
+ */
+export async function parseServerFlags(
+  args: string[],
+  port: number,
+): Promise<ServerFlags | undefined> {
   const { values } = parseArgs({
     args,
     options: {
@@ -245,22 +260,38 @@ async function main(args: string[]): Promise<void> {
       help: { type: "boolean" },
     },
   });
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
+  if (values.help) return undefined;
   let dir = values.data;
   if (dir === undefined) {
     dir = ".cache/shapes";
     await makeShapes(dir, 1500);
   }
+  return {
+    dir,
+    port: integer(values.port, "port", port),
+    workers: integer(values.workers, "workers", 2),
+    batchSize: integer(values["batch-size"], "batch-size", 32),
+    size: integer(values.size, "size", 16),
+  };
+}
+
+const HELP = `Serves epochs of a folder of images as batches over HTTP.
+
+Usage: deno task serve [options]
+
+${serverFlagsHelp(8000)}`;
+
+async function main(args: string[]): Promise<void> {
+  const flags = await parseServerFlags(args, 8000);
+  if (!flags) {
+    console.log(HELP);
+    return;
+  }
+  const { dir, batchSize, size, workers } = flags;
   const { x, y, classes } = await listImages(dir);
-  const batchSize = integer(values["batch-size"], "batch-size", 32);
-  const size = integer(values.size, "size", 16);
-  const workers = integer(values.workers, "workers", 2);
   const datasets = imageDatasets(dir, x, y, { batchSize, size, workers });
   const server = serveEpochs(datasets, {
-    port: integer(values.port, "port", 8000),
+    port: flags.port,
     onListen: ({ hostname, port }) =>
       console.log(
         `Serving ${x.length} images in ${classes.length} classes (${

@@ -14,10 +14,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { integer, run, stopOnInterrupt } from "../_flags.ts";
-import { epochRoutes, imageDatasets } from "../serve.ts";
-import { listImages, makeShapes } from "../shapes.ts";
+import { run, stopOnInterrupt } from "../_flags.ts";
+import { epochRoutes, imageDatasets, parseServerFlags, serverFlagsHelp } from "../serve.ts";
+import { listImages } from "../shapes.ts";
 
 /** Options for {@linkcode startBrowserDemo}. */
 export interface BrowserDemoOptions {
@@ -115,43 +114,16 @@ epochs of images streamed from this Deno server.
 
 Usage: deno task browser-demo [options]
 
-  --data DIR            PNG or JPEG images in DIR/<class>/<image> (default: make .cache/shapes)
-  --port N              the port on 127.0.0.1 (default 8001)
-  --workers N           workers per epoch being served (default 2)
-  --batch-size N        images per batch (default 32)
-  --size N              images are resized to N×N (default 16)
-  --help                this text`;
+${serverFlagsHelp(8001)}`;
 
 async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      data: { type: "string" },
-      port: { type: "string" },
-      workers: { type: "string" },
-      "batch-size": { type: "string" },
-      size: { type: "string" },
-      help: { type: "boolean" },
-    },
-  });
-  if (values.help) {
+  const flags = await parseServerFlags(args, 8001);
+  if (!flags) {
     console.log(HELP);
     return;
   }
-  let dir = values.data;
-  if (dir === undefined) {
-    dir = ".cache/shapes";
-    await makeShapes(dir, 1500);
-  }
   await Deno.mkdir(".cache/browser", { recursive: true });
-  const demo = await startBrowserDemo({
-    dir,
-    bundle: ".cache/browser/app.js",
-    port: integer(values.port, "port", 8001),
-    workers: integer(values.workers, "workers", 2),
-    batchSize: integer(values["batch-size"], "batch-size", 32),
-    size: integer(values.size, "size", 16),
-  });
+  const demo = await startBrowserDemo({ ...flags, bundle: ".cache/browser/app.js" });
   console.log(`Open ${demo.url} and press Train (Ctrl-C stops the server)`);
   stopOnInterrupt(demo.close);
 }
