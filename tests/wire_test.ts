@@ -245,12 +245,69 @@ Deno.test("encodeBatches errors the stream on batches it cannot carry", async (t
       /Cannot encode x as its shape \[2, 2\] needs 4 values, but data has 3/,
     ],
     ["colliding names", { "a.b": 1, a: { b: 2 } }, /two of its places are named "a.b"/],
+    [
+      "a batch 100,000 levels deep",
+      nested(100_000),
+      /Cannot encode "0\.0\.0[.0]*…" as it nests 257 levels deep, deeper than the limit of 256/,
+    ],
+    [
+      "a batch that holds itself",
+      cyclic(),
+      /Cannot encode "self\.self[.self]*…" as it nests 257 levels deep, deeper than the limit of 256/,
+    ],
   ];
   for (const [name, batch, message] of cases) {
     await t.step(name, async () => {
       await assert.rejects(encode([batch as Batch]), { name: "TypeError", message });
     });
   }
+});
+
+/** A batch of `depth` arrays, one in the other, around a number. */
+function nested(depth: number): Batch {
+  let batch: Batch = 1;
+  for (let i = 0; i < depth; i++) batch = [batch];
+  return batch;
+}
+
+function cyclic(): Batch {
+  const batch: Record<string, Batch> = {};
+  batch.self = batch;
+  return batch;
+}
+
+/** `parts` dotted parts: "a.a.a…", a name that nests `parts` levels deep. */
+function dotted(parts: number): string {
+  return Array(parts).fill("a").join(".");
+}
+
+Deno.test("decodeBatches errors on names nested deeper than the structure may nest", async (t) => {
+  const name = dotted(100_000);
+  const cases: [string, Uint8Array][] = [
+    [
+      "tensor name",
+      document({ [name]: { dtype: "U8", shape: [1], data_offsets: [0, 1] } }, Uint8Array.of(1)),
+    ],
+    ["__metadata__ key", document({ __metadata__: { [name]: "1" } })],
+  ];
+  for (const [kind, bytes] of cases) {
+    await t.step(`a ${kind} of 100,000 parts`, async () => {
+      await assert.rejects(decode([bytes]), {
+        name: "TypeError",
+        message: new RegExp(
+          `^Cannot decode batch 0 as the ${kind} "a\\.a[.a]*…" nests 100000 levels deep, deeper than the limit of 256$`,
+        ),
+      });
+    });
+  }
+});
+
+Deno.test("decodeBatches reads names and structures as deep as the limit, 256 levels", async () => {
+  const [byName] = await decode([document({ __metadata__: { [dotted(256)]: "1" } })]);
+  let node = byName;
+  for (let depth = 0; depth < 256; depth++) node = (node as Record<string, Batch>).a;
+  assert.equal(node, 1);
+  assert.deepEqual(await decode([await encode([nested(256)])]), [nested(256)]);
 });
 
 Deno.test("decodeBatches rebuilds the structure of other writers' documents from their names", async () => {
@@ -459,4 +516,28 @@ Deno.test("decodeBatches delivers every whole batch before the error that follow
     /Cannot decode batch 2 as the stream ended within it/,
   );
   assert.deepEqual(seen, [[Float32Array.of(1)], [Float32Array.of(2)]]);
+});
+
+Deno.test("decodeBatches leaves nothing running once its reader stops before an error", async (t) => {
+  const fixture = new URL("./fixtures/wire_stopped_reader.ts", import.meta.url).href;
+  for (const [how, what] of [["release", "releases its lock"], ["cancel", "cancels"]] as const) {
+    await t.step(`the reader ${what}`, async () => {
+      const started = performance.now();
+      // The signal kills a child that would never exit: the test fails rather than hangs.
+      const { code, signal, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-read", fixture, how],
+        signal: AbortSignal.timeout(10_000),
+      }).output();
+      const elapsed = Math.round(performance.now() - started);
+      assert.equal(
+        code,
+        0,
+        `the child ended by ${signal ?? "itself"} after ${elapsed} ms: ${
+          new TextDecoder().decode(stderr)
+        }`,
+      );
+      assert.equal(new TextDecoder().decode(stdout).trim(), "read 1");
+      assert.ok(elapsed < 5_000, `the child took ${elapsed} ms to exit`);
+    });
+  }
 });

@@ -6,7 +6,9 @@ import type { TypedArray } from "../ndarray.ts";
 import {
   dtypeOf,
   ERROR_KEY,
+  excerpt,
   LITTLE_ENDIAN,
+  MAX_DEPTH,
   type Node,
   STRUCTURE_KEY,
   swapBytes,
@@ -83,6 +85,14 @@ interface Collect {
 
 function describe(value: Batch, path: string[], collect: Collect): Node {
   const name = path.length === 0 ? "batch" : path.join(".");
+  // The decoder's limit, checked here so that a batch that holds itself fails clearly too.
+  if (path.length > MAX_DEPTH) {
+    throw new TypeError(
+      `Cannot encode ${
+        excerpt(name)
+      } as it nests ${path.length} levels deep, deeper than the limit of ${MAX_DEPTH}`,
+    );
+  }
   if (isTypedArray(value) || value instanceof BigInt64Array || value instanceof BigUint64Array) {
     claim(name, collect);
     collect.tensors.push({ name, data: value, shape: [value.length] });

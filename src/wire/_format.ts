@@ -84,6 +84,18 @@ export const STRUCTURE_KEY = "pydataset.structure";
 export const ERROR_KEY = "pydataset.error";
 
 /**
+ * How deep a batch may nest, in its structure and in its names (`"0.0.0"` is
+ * 3 deep): deeper is an error, not a stack overflow, in the encoder and the
+ * decoder alike.
+ */
+export const MAX_DEPTH = 256;
+
+/** A name quoted for an error message, cut short: a name can be as long as a header. */
+export function excerpt(name: string): string {
+  return JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
+}
+
+/**
  * A node of the structure: a tensor (by name; `flat` for a plain typed
  * array, `clamped` for a Uint8ClampedArray), an array, a record, a JSON
  * value, a number JSON cannot hold, a bigint, or undefined.

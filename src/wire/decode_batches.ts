@@ -10,7 +10,9 @@ import {
   DTYPE_BY_NAME,
   type DtypeInfo,
   ERROR_KEY,
+  excerpt,
   LITTLE_ENDIAN,
+  MAX_DEPTH,
   STRUCTURE_KEY,
   swapBytes,
 } from "./_format.ts";
@@ -28,23 +30,25 @@ export interface DecodeBatchesOptions {
 }
 
 /**
- * A `TransformStream` that reads safetensors documents, back to back, from
- * bytes in chunks of any size, and rebuilds each batch: the structure that
- * {@linkcode encodeBatches} recorded, or, for documents from elsewhere, the
- * structure their names describe (`"0"`, `"1"` make an array, `.` nests),
- * with `NDArray` tensors and the `__metadata__` values at their names.
- * Typed arrays are views of the received bytes when those are aligned for
- * their type, and copies only when not.
+ * Streams to pipe through, as through a `TransformStream`, that read
+ * safetensors documents, back to back, from bytes in chunks of any size, and
+ * rebuild each batch: the structure that {@linkcode encodeBatches} recorded,
+ * or, for documents from elsewhere, the structure their names describe
+ * (`"0"`, `"1"` make an array, `.` nests), with `NDArray` tensors and the
+ * `__metadata__` values at their names. Typed arrays are views of the
+ * received bytes when those are aligned for their type, and copies only when
+ * not.
  *
  * A truncated stream, bad JSON, an unknown dtype, or offsets outside the
- * document (or with holes or overlaps) error the stream with a `TypeError`
- * that says what and where; a header over `maxHeaderBytes`, with a
- * `RangeError`. A document that carries the writer's error (see
- * `batchResponse`) errors it with that error: a `BatchError` when it names
- * its batch.
+ * document (or with holes or overlaps), or names that nest deeper than 256
+ * levels error the stream with a `TypeError` that says what and where; a
+ * header over `maxHeaderBytes`, with a `RangeError`. A document that carries
+ * the writer's error (see `batchResponse`) errors it with that error: a
+ * `BatchError` when it names its batch. Either way the reader gets the
+ * batches before the error first, and the input is cancelled at once.
  *
  * @param options The header limit.
- * @returns A stream from bytes to batches.
+ * @returns Streams from bytes to batches.
  *
  * @example Read a document written elsewhere
  * ```ts
@@ -64,7 +68,7 @@ export interface DecodeBatchesOptions {
  */
 export function decodeBatches(
   options: DecodeBatchesOptions = {},
-): TransformStream<Uint8Array, Batch> {
+): ReadableWritablePair<Batch, Uint8Array> {
   const { maxHeaderBytes = 100_000_000 } = options;
   if (!(Number.isSafeInteger(maxHeaderBytes) && maxHeaderBytes > 0)) {
     throw new RangeError(
@@ -74,12 +78,21 @@ export function decodeBatches(
   const input = new Bytes();
   let documents = 0;
   let header: Header | undefined;
-  return new TransformStream<Uint8Array, Batch>({
-    transform: (chunk, controller) => afterDrain(controller, () => decode(chunk, controller)),
-    flush: (controller) => afterDrain(controller, finish),
+  const decoder = new TransformStream<Uint8Array, Batch | Failure>({
+    transform(chunk, controller) {
+      // Terminating closes the readable side after what it holds, and cancels the input.
+      if (failed(controller, () => decode(chunk, controller))) controller.terminate();
+    },
+    flush(controller) {
+      failed(controller, finish);
+    },
   });
+  return { writable: decoder.writable, readable: decoder.readable.pipeThrough(raiseFailure()) };
 
-  function decode(chunk: Uint8Array, controller: TransformStreamDefaultController<Batch>): void {
+  function decode(
+    chunk: Uint8Array,
+    controller: TransformStreamDefaultController<Batch | Failure>,
+  ): void {
     if (!(chunk instanceof Uint8Array)) {
       throw new TypeError(
         `Cannot decode batches from a chunk that is not a Uint8Array: current value is ${typeof chunk}`,
@@ -120,24 +133,42 @@ export function decodeBatches(
   }
 }
 
+/** An error on its way to the reader, queued behind the batches decoded before it. */
+class Failure {
+  constructor(readonly error: unknown) {}
+}
+
 /**
- * Runs `step`; if it throws, waits until the reader has taken every batch
- * already decoded before erroring the stream, which would drop them.
+ * Runs `step`, and whether it threw: if so, its error is queued as a
+ * `Failure`, since erroring the stream here would drop the batches still
+ * queued before it.
  */
-async function afterDrain(
-  controller: TransformStreamDefaultController<Batch>,
+function failed(
+  controller: TransformStreamDefaultController<Batch | Failure>,
   step: () => void,
-): Promise<void> {
+): boolean {
   try {
     step();
+    return false;
   } catch (error) {
-    // The readable side's highWaterMark is 0: a negative desiredSize counts
-    // batches still queued. Polling is fine on this one-off path.
-    while ((controller.desiredSize ?? 0) < 0) {
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-    throw error;
+    controller.enqueue(new Failure(error));
+    return true;
   }
+}
+
+/**
+ * Passes batches on and raises a `Failure`'s error. Its readable side's
+ * highWaterMark is 0, so it takes the failure only when the reader asks
+ * for what follows the last batch: every batch is delivered first, and a
+ * reader that stops early leaves nothing running, not even a timer.
+ */
+function raiseFailure(): TransformStream<Batch | Failure, Batch> {
+  return new TransformStream({
+    transform(item, controller) {
+      if (item instanceof Failure) throw item.error;
+      controller.enqueue(item);
+    },
+  });
 }
 
 interface TensorEntry {
@@ -293,9 +324,6 @@ function remoteError(text: string, where: string): Error {
   return error;
 }
 
-/** How deep a batch's structure may nest: deeper is an error, not a stack overflow. */
-const MAX_DEPTH = 256;
-
 /** Rebuilds a batch from the structure `encodeBatches` recorded. */
 function rebuild(
   node: unknown,
@@ -368,8 +396,15 @@ function fromNames(
   where: string,
 ): Batch {
   const root: Tree = new Map();
-  const place = (name: string, leaf: Batch) => {
+  const place = (name: string, leaf: Batch, kind: string) => {
     const path = name.split(".");
+    if (path.length > MAX_DEPTH) {
+      throw new TypeError(
+        `Cannot decode ${where} as the ${kind} ${
+          excerpt(name)
+        } nests ${path.length} levels deep, deeper than the limit of ${MAX_DEPTH}`,
+      );
+    }
     let tree = root;
     for (const [i, key] of path.entries()) {
       const last = i === path.length - 1;
@@ -388,8 +423,10 @@ function fromNames(
       }
     }
   };
-  for (const [name, tensor] of tensors) place(name, tensor as Batch);
-  for (const [name, text] of Object.entries(metadata)) place(name, parseValue(text));
+  for (const [name, tensor] of tensors) place(name, tensor as Batch, "tensor name");
+  for (const [name, text] of Object.entries(metadata)) {
+    place(name, parseValue(text), "__metadata__ key");
+  }
   return fromTree(root);
 }
 

@@ -59,7 +59,8 @@ export type Batch =
  * @returns A stream from batches to bytes.
  * @throws {TypeError} (in the stream) A batch that holds a value this format
  * cannot carry (a function, a class instance), an NDArray whose data does
- * not fill its shape, or two places with the same name.
+ * not fill its shape, two places with the same name, or places nested
+ * deeper than 256 levels (as in a batch that holds itself).
  *
  * @example Encode and decode a batch
  * ```ts
