@@ -8,20 +8,29 @@ export interface SerializedError {
   cause?: SerializedError;
 }
 
-/** Turns anything thrown into plain data, keeping name, message and stack. */
+/** How many causes deep errors are followed: a chain may be endless (a cycle). */
+const CAUSE_DEPTH = 8;
+
+/**
+ * Turns anything thrown into plain data, keeping name, message and stack.
+ * It never throws: what cannot be read is left out or described as such.
+ */
 export function serializeError(error: unknown, depth = 0): SerializedError {
-  if (error instanceof Error) {
-    const data: SerializedError = {
-      name: error.name,
-      message: error.message,
-      stack: error.stack,
-    };
-    if (error.cause !== undefined && depth < 8) {
-      data.cause = serializeError(error.cause, depth + 1);
-    }
-    return data;
-  }
-  return { name: "Error", message: describe(error) };
+  if (!isError(error)) return { name: "Error", message: describe(error) };
+  const name = attempt(() => error.name);
+  const data: SerializedError = {
+    name: name.ok && typeof name.value === "string" ? name.value : "Error",
+    message: describe(error),
+  };
+  const stack = attempt(() => error.stack);
+  if (stack.ok && typeof stack.value === "string") data.stack = stack.value;
+  const cause = attempt(() => error.cause);
+  if (depth >= CAUSE_DEPTH || (cause.ok && cause.value === undefined)) return data;
+  data.cause = cause.ok ? serializeError(cause.value, depth + 1) : {
+    name: "Error",
+    message: `The cause cannot be read: reading it threw ${describe(cause.thrown)}`,
+  };
+  return data;
 }
 
 /**
@@ -66,14 +75,52 @@ export function checkBatch<B>(batch: B): B {
   return batch;
 }
 
-/** A short description of any thrown value. */
+/**
+ * A short description of any thrown value: an error's message, a string, or
+ * the value as JSON or text. It never throws, whatever the value's getters,
+ * `toString` or Proxy traps do: an undescribable value is described as such,
+ * with what describing it threw.
+ */
 export function describe(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  try {
-    return typeof error === "string" ? error : JSON.stringify(error) ?? String(error);
-  } catch {
-    return String(error);
+  return describeWithin(error, 1);
+}
+
+/** `describe`, which describes what a failed description threw `depth` levels deep. */
+function describeWithin(value: unknown, depth: number): string {
+  if (typeof value === "string") return value;
+  if (isError(value)) {
+    const message = attempt(() => value.message);
+    if (!message.ok) return undescribable(value, "reading its message", message.thrown, depth);
+    if (typeof message.value === "string") return message.value;
   }
+  const json = attempt(() => JSON.stringify(value));
+  if (json.ok && typeof json.value === "string") return json.value;
+  const text = attempt(() => String(value));
+  return text.ok ? text.value : undescribable(value, "its toString", text.thrown, depth);
+}
+
+function undescribable(value: unknown, what: string, thrown: unknown, depth: number): string {
+  let why = `${what} threw a value that cannot be described either`;
+  if (thrown === value) why = `${what} threw the value itself`;
+  else if (depth > 0) why = `${what} threw: ${describeWithin(thrown, depth - 1)}`;
+  return `a value that cannot be described (${why})`;
+}
+
+/** The outcome of a call that may throw. */
+type Attempt<T> = { ok: true; value: T } | { ok: false; thrown: unknown };
+
+function attempt<T>(call: () => T): Attempt<T> {
+  try {
+    return { ok: true, value: call() };
+  } catch (thrown) {
+    return { ok: false, thrown };
+  }
+}
+
+/** `value instanceof Error`, false where a Proxy's `getPrototypeOf` throws. */
+function isError(value: unknown): value is Error {
+  const checked = attempt(() => value instanceof Error);
+  return checked.ok && checked.value;
 }
 
 /** The permission a Deno permission error asks for, if it is one. */
@@ -87,13 +134,12 @@ export interface MissingPermission {
 const REQUIRES = /Requires (\w+) access(?: to "([^"]*)")?/;
 
 /** Finds the permission a Deno `NotCapable` error (or its cause) names. */
-export function missingPermission(error: unknown): MissingPermission | undefined {
-  for (let e = error, depth = 0; e instanceof Error && depth < 8; depth++) {
-    const match = REQUIRES.exec(e.message);
-    if (match) return { name: match[1]!, target: match[2] };
-    e = e.cause;
-  }
-  return undefined;
+export function missingPermission(error: unknown, depth = 0): MissingPermission | undefined {
+  if (!isError(error) || depth >= CAUSE_DEPTH) return undefined;
+  const match = REQUIRES.exec(describe(error));
+  if (match) return { name: match[1]!, target: match[2] };
+  const cause = attempt(() => error.cause);
+  return cause.ok ? missingPermission(cause.value, depth + 1) : undefined;
 }
 
 /** How to grant `missing` through a dataset's `permissions` option. */

@@ -6,8 +6,11 @@
 
 /**
  * A batch failed: its `getItem` threw, returned nothing, timed out, or its
- * worker died twice. It names the batch `index`; the original error (with
- * the message and stack from the worker, for worker mode) is its `cause`.
+ * worker died twice. It names the batch `index`; the original error is its
+ * `cause`: on the main thread, whatever `getItem` threw, as it was thrown;
+ * in worker mode, an `Error` rebuilt with the worker's name, message and
+ * stack. Its message describes the cause even when the cause resists it (a
+ * Proxy, a throwing getter or `toString`) and then says so.
  *
  * An epoch's stream errors with the failure of the earliest batch in the
  * epoch's order, after every earlier batch was delivered.

@@ -544,5 +544,11 @@ function firstDifference(a: unknown, b: unknown, path: string): string | undefin
 }
 
 function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${describeError(error)}` : describeError(error);
+  let name: unknown;
+  try {
+    name = error instanceof Error ? error.name : undefined;
+  } catch {
+    // A Proxy or a getter that throws: describeError says what could be said.
+  }
+  return typeof name === "string" ? `${name}: ${describeError(error)}` : describeError(error);
 }
