@@ -13,6 +13,7 @@ export interface ResolvedOptions {
   module: string | undefined;
   ordered: boolean;
   timeout: number | undefined;
+  idleTimeout: number;
 }
 
 /**
@@ -40,6 +41,7 @@ export function resolveOptions(
     module,
     ordered = true,
     timeout,
+    idleTimeout = 5_000,
   } = options;
   checkInteger(workers, 1, `${prefix} workers`);
   if (typeof useMultiprocessing !== "boolean") {
@@ -60,19 +62,8 @@ export function resolveOptions(
       `${prefix} useMultiprocessing needs module, the URL of the module that exports ${name}: current value is undefined (pass module: import.meta.url)`,
     );
   }
-  if (
-    timeout !== undefined &&
-    (typeof timeout !== "number" || Number.isNaN(timeout))
-  ) {
-    throw new TypeError(
-      `${prefix} timeout must be a number of milliseconds: current value is ${show(timeout)}`,
-    );
-  }
-  if (timeout !== undefined && !(timeout > 0 && timeout < Infinity)) {
-    throw new RangeError(
-      `${prefix} timeout must be a positive finite number of milliseconds: current value is ${timeout}`,
-    );
-  }
+  if (timeout !== undefined) checkTimeout(timeout, prefix);
+  checkIdleTimeout(idleTimeout, prefix);
   return {
     workers,
     useMultiprocessing,
@@ -81,6 +72,7 @@ export function resolveOptions(
     module: url,
     ordered,
     timeout,
+    idleTimeout,
   };
 }
 
@@ -221,6 +213,29 @@ export function checkLength(length: unknown, name: string): number {
     );
   }
   return length;
+}
+
+/** Checks `timeout`: a positive finite number of milliseconds. */
+function checkTimeout(timeout: unknown, prefix: string): asserts timeout is number {
+  if (typeof timeout !== "number" || Number.isNaN(timeout)) {
+    throw new TypeError(
+      `${prefix} timeout must be a number of milliseconds: current value is ${show(timeout)}`,
+    );
+  }
+  if (!(timeout > 0 && timeout < Infinity)) {
+    throw new RangeError(
+      `${prefix} timeout must be a positive finite number of milliseconds: current value is ${timeout}`,
+    );
+  }
+}
+
+/** Checks `idleTimeout`: a non-negative number of milliseconds, `Infinity` included. */
+function checkIdleTimeout(idleTimeout: unknown, prefix: string): asserts idleTimeout is number {
+  const what = `${prefix} idleTimeout must be a non-negative number of milliseconds or Infinity`;
+  if (typeof idleTimeout !== "number") {
+    throw new TypeError(`${what}: current value is ${show(idleTimeout)}`);
+  }
+  if (!(idleTimeout >= 0)) throw new RangeError(`${what}: current value is ${idleTimeout}`);
 }
 
 /** Checks that `value` is a safe integer of at least `min` (0 or 1). */

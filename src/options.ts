@@ -29,7 +29,8 @@ import type { Shard } from "./order.ts";
 /**
  * Options for constructing a {@linkcode PyDataset}: Keras's `workers`,
  * `use_multiprocessing` and `max_queue_size`, plus the workers' permissions,
- * the module they import the class from, and a per-batch timeout.
+ * the module they import the class from, a per-batch timeout, and how long
+ * idle workers are kept.
  *
  * @example Pass options through a subclass
  * ```ts
@@ -113,6 +114,17 @@ export interface PyDatasetOptions {
    * @default {undefined}
    */
   timeout?: number;
+  /**
+   * Milliseconds the workers wait, once no epoch is open and no
+   * `toTfDataset` pass is in progress, before they are ended, so that a
+   * script that never calls `close()` still exits; the next epoch starts
+   * new ones. Epochs opened back to back, as `fitDataset` opens them, keep
+   * the same workers. A non-negative number; `Infinity` (or anything over
+   * a timer's limit of about 24.8 days) keeps the workers until `close()`.
+   *
+   * @default {5000}
+   */
+  idleTimeout?: number;
 }
 
 /**

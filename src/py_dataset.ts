@@ -8,7 +8,7 @@ import { checkBatch, describe, missingPermission, permissionAdvice } from "./_er
 import { inWorkerContext } from "./_worker_context.ts";
 import { BatchError } from "./batch_error.ts";
 import type { EpochStats } from "./epoch_stats.ts";
-import { createEpochStream } from "./epoch_stream.ts";
+import { createEpochStream, type EpochPlan } from "./epoch_stream.ts";
 import {
   checkLength,
   checkStart,
@@ -17,7 +17,7 @@ import {
   resolveOptions,
 } from "./_validate.ts";
 import type { EpochOptions, PyDatasetOptions } from "./options.ts";
-import { epochOrder, resumeOrder, shardOrder } from "./order.ts";
+import { type EpochOrder, epochOrder, resumeOrder, shardOrder } from "./order.ts";
 import { ThreadFetchers } from "./_fetchers.ts";
 import { cursorAfter, type EpochCursor, type EpochRecord } from "./epoch_cursor.ts";
 import { type WorkerInfo, workerInfo } from "./worker_info.ts";
@@ -76,6 +76,18 @@ export interface PyDatasetHooks {
    */
   onWorkerStart?(info: WorkerInfo): void | Promise<void>;
 }
+
+/** The longest delay `setTimeout` takes: 2³¹ - 1 ms, about 24.8 days. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The key of the method that `toTfDataset` holds the workers with, the same
+ * in every copy of this package: `Symbol.for` needs no shared import.
+ */
+const HOLD_WORKERS: unique symbol = Symbol.for("@pydataset/pydataset.holdWorkers");
+
+/** The part of an epoch's plan that fetches its batches, and the pool it uses. */
+type Fetching<B> = Pick<EpochPlan<B>, "fetch" | "withdraw" | "abandon"> & { pool?: WorkerPool };
 
 interface ActiveEpoch {
   controller: AbortController;
@@ -153,6 +165,10 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
   #seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
   #active: ActiveEpoch | undefined;
   #pool: WorkerPool | undefined;
+  /** Ends the idle workers; set while no epoch is open and nothing holds them. */
+  #idle: ReturnType<typeof setTimeout> | undefined;
+  /** How many `toTfDataset` holds keep the workers. */
+  #holds = 0;
   #stats: EpochStats | undefined;
   #record: EpochRecord | undefined;
 
@@ -270,33 +286,19 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
       options,
       name,
     );
-    if (this.#active) {
-      throw new Error(
-        `Cannot open an epoch of ${name} as its previous epoch's stream is still open: read it to the end, cancel it, or close the dataset first`,
-      );
-    }
-    signal?.throwIfAborted();
-    checkLength(this.length, name);
-    if (this.#options.useMultiprocessing && inWorkerContext()) {
-      throw new Error(
-        `Cannot start workers for ${name} inside a dataset worker: put the top-level code of ${this.#options.module} that opens epochs under if (import.meta.main)`,
-      );
-    }
+    this.#checkCanOpen(name, signal);
     const number = epoch ?? this.#epochs;
     this.#epochs = number + 1;
     const closing = new AbortController();
     const settled = Promise.withResolvers<void>();
     this.#active = { controller: closing, settled: settled.promise };
+    clearTimeout(this.#idle); // the idle workers are needed again
     const { workers, maxQueueSize, ordered } = this.#options;
     const infos = Array.from(
       { length: workers },
       (_, id) => workerInfo(id, workers, { seed, epoch: number, shard: shard?.index ?? 0 }),
     );
-    const pool = this.#options.useMultiprocessing ? this.#workerPool() : undefined;
-    const fetchers = pool ? undefined : new ThreadFetchers<B>(
-      workers,
-      (index, fetcher) => this.#getItem(index, infos[fetcher]!),
-    );
+    const { pool, ...fetching } = this.#fetching(infos);
     const progress = { taken: 0, delivered: [] };
     const record: EpochRecord = {
       epoch: number,
@@ -309,16 +311,7 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
       progress,
     };
     this.#record = record;
-    const stats = this.#stats = {
-      epoch: number,
-      batches: 0,
-      getItemMs: 0,
-      waitMs: 0,
-      meanQueueDepth: 0,
-      maxQueueDepth: 0,
-      elapsedMs: 0,
-      ended: false,
-    };
+    const stats = this.#stats = emptyStats(number);
     return createEpochStream<B>({
       stats,
       progress,
@@ -328,37 +321,79 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
       signal: signal ? AbortSignal.any([signal, closing.signal]) : closing.signal,
       force: closing.signal,
       begin: () => this.#hook("onEpochBegin"),
-      prepare: async (signal) => {
-        const length = checkLength(this.length, name);
-        const full = epochOrder(length, { shuffle, seed, epoch: number });
-        const sharded = shard ? shardOrder(full, shard) : full;
-        record.order = resumeOrder(sharded, checkStart(start, skip, sharded.length, name), skip);
-        record.length = sharded.length;
-        const state = { ...this } as Record<string, unknown>;
-        await pool?.begin(number, state, { ...this.#options }, infos, signal);
-        return record.order;
-      },
-      fetch: pool
-        ? (index, position, fetcher, begun) => this.#fetchIn(pool, index, position, fetcher, begun)
-        : (index, position, fetcher, begun) => fetchers!.fetch(index, position, fetcher, begun),
-      withdraw: (after) => {
-        const reason = new DOMException("The batch is no longer needed", "AbortError");
-        pool?.withdraw(after, reason);
-        fetchers?.withdraw(after, reason);
-      },
-      // Workers stop at once on a failure or an abort: nothing is left running.
-      abandon: (reason) => {
-        if (pool && this.#pool === pool) {
-          this.#pool = undefined;
-          pool.close(reason instanceof Error ? reason : new Error(String(reason)));
-        }
-      },
+      prepare: (signal) => this.#prepare(record, pool, infos, signal),
+      ...fetching,
       end: () => this.#hook("onEpochEnd"),
       release: () => {
         this.#active = undefined;
+        this.#idleLater();
         settled.resolve();
       },
     });
+  }
+
+  /** Throws when an epoch cannot open now. */
+  #checkCanOpen(name: string, signal: AbortSignal | undefined): void {
+    if (this.#active) {
+      throw new Error(
+        `Cannot open an epoch of ${name} as its previous epoch's stream is still open: read it to the end, cancel it, or close the dataset first`,
+      );
+    }
+    signal?.throwIfAborted();
+    checkLength(this.length, name);
+    if (this.#options.useMultiprocessing && inWorkerContext()) {
+      throw new Error(
+        `Cannot start workers for ${name} inside a dataset worker: put the top-level code of ${this.#options.module} that opens epochs under if (import.meta.main)`,
+      );
+    }
+  }
+
+  /** How an epoch's batches are fetched: by the workers, or on this thread. */
+  #fetching(infos: WorkerInfo[]): Fetching<B> {
+    const noLongerNeeded = () => new DOMException("The batch is no longer needed", "AbortError");
+    if (!this.#options.useMultiprocessing) {
+      const fetchers = new ThreadFetchers<B>(
+        this.#options.workers,
+        (index, fetcher) => this.#getItem(index, infos[fetcher]!),
+      );
+      return {
+        fetch: (index, position, fetcher, begun) => fetchers.fetch(index, position, fetcher, begun),
+        withdraw: (after) => fetchers.withdraw(after, noLongerNeeded()),
+        abandon: () => {},
+      };
+    }
+    const pool = this.#workerPool();
+    return {
+      pool,
+      fetch: (index, position, fetcher, begun) =>
+        this.#fetchIn(pool, index, position, fetcher, begun),
+      withdraw: (after) => pool.withdraw(after, noLongerNeeded()),
+      // Workers stop at once on a failure or an abort: nothing is left running.
+      abandon: (reason) => {
+        if (this.#pool !== pool) return;
+        this.#pool = undefined;
+        pool.close(reason instanceof Error ? reason : new Error(String(reason)));
+      },
+    };
+  }
+
+  /** Decides an epoch's order, then gives the workers the dataset's state. */
+  async #prepare(
+    record: EpochRecord,
+    pool: WorkerPool | undefined,
+    infos: WorkerInfo[],
+    signal: AbortSignal,
+  ): Promise<EpochOrder> {
+    const name = this.constructor.name;
+    const { epoch, seed, shuffle, shard, start, skip } = record;
+    const length = checkLength(this.length, name);
+    const full = epochOrder(length, { shuffle, seed, epoch });
+    const sharded = shard ? shardOrder(full, shard) : full;
+    record.order = resumeOrder(sharded, checkStart(start, skip, sharded.length, name), skip);
+    record.length = sharded.length;
+    const state = { ...this } as Record<string, unknown>;
+    await pool?.begin(epoch, state, { ...this.#options }, infos, signal);
+    return record.order;
   }
 
   /**
@@ -415,8 +450,9 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    * dataset was closed), terminates the workers and waits until the epoch
    * has ended, without waiting for running `getItem` calls: a main-thread
    * call still running is left to finish, its result ignored. A later
-   * `epoch()` starts fresh workers. Worker-mode datasets keep their workers
-   * (and so the process) alive until closed: use `await using`.
+   * `epoch()` starts fresh workers. Without `close()`, idle workers end
+   * `idleTimeout` after the last epoch (5 s by default), and only then can
+   * the process exit: use `await using`.
    *
    * @example Close with `await using`
    * ```ts
@@ -441,6 +477,7 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
     const active = this.#active;
     const reason = new Error(`${this.constructor.name} was closed`);
     active?.controller.abort(reason);
+    clearTimeout(this.#idle);
     this.#pool?.close(reason);
     this.#pool = undefined;
     await active?.settled;
@@ -449,6 +486,44 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
   /** Closes the dataset, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /**
+   * Keeps the workers, idle or not, until the returned function is called;
+   * returns undefined when there are none. `toTfDataset` holds them while
+   * any of its passes is in progress, so that the validation pass that
+   * `fitDataset` runs between two epochs does not end them.
+   *
+   * @internal
+   */
+  [HOLD_WORKERS](): (() => void) | undefined {
+    if (!this.#pool) return undefined;
+    this.#holds++;
+    clearTimeout(this.#idle);
+    return () => {
+      this.#holds--;
+      this.#idleLater();
+    };
+  }
+
+  /**
+   * Ends the workers `idleTimeout` from now, unless an epoch opens or a
+   * hold comes first: Deno's workers keep the process alive, and have no
+   * `unref()`.
+   */
+  #idleLater(): void {
+    const { idleTimeout } = this.#options;
+    if (!this.#pool || this.#active || this.#holds > 0) return;
+    // Infinity, or longer than a timer can wait (it would fire at once).
+    if (idleTimeout > MAX_TIMER_MS) return;
+    clearTimeout(this.#idle);
+    const timer = this.#idle = setTimeout(() => {
+      const reason = new Error(`The workers of ${this.constructor.name} were idle`);
+      this.#pool?.close(reason);
+      this.#pool = undefined;
+    }, idleTimeout);
+    // The live workers hold the process open until then; the timer need not.
+    Deno.unrefTimer(timer);
   }
 
   #workerPool(): WorkerPool {
@@ -510,6 +585,19 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
     const hook = (this as PyDatasetHooks)[name];
     if (typeof hook === "function") await hook.call(this);
   }
+}
+
+function emptyStats(epoch: number): EpochStats {
+  return {
+    epoch,
+    batches: 0,
+    getItemMs: 0,
+    waitMs: 0,
+    meanQueueDepth: 0,
+    maxQueueDepth: 0,
+    elapsedMs: 0,
+    ended: false,
+  };
 }
 
 function withTimeout<T>(

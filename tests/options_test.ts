@@ -29,6 +29,9 @@ Deno.test("PyDataset stores Keras's settings, read-only", () => {
     [1, false, 10],
   );
   assert.equal(new Plain({}, Infinity).numBatches, Infinity);
+  for (const idleTimeout of [0, 0.5, 30_000, Infinity]) {
+    assert.doesNotThrow(() => new Plain({ idleTimeout }), `idleTimeout ${idleTimeout}`);
+  }
 });
 
 Deno.test("PyDataset rejects bad options with the current value in the message", async (t) => {
@@ -109,6 +112,31 @@ Deno.test("PyDataset rejects bad options with the current value in the message",
       { timeout: "5" },
       TypeError,
       /timeout must be a number.*current value is "5"/,
+    ],
+    [
+      "idleTimeout -1",
+      { idleTimeout: -1 },
+      RangeError,
+      /idleTimeout must be a non-negative number of milliseconds or Infinity: current value is -1/,
+    ],
+    ["idleTimeout -Infinity", { idleTimeout: -Infinity }, RangeError, /current value is -Infinity/],
+    [
+      "idleTimeout NaN",
+      { idleTimeout: NaN },
+      RangeError,
+      /idleTimeout must be a non-negative number.*current value is NaN/,
+    ],
+    [
+      "idleTimeout string",
+      { idleTimeout: "5000" },
+      TypeError,
+      /idleTimeout must be a non-negative number.*current value is "5000"/,
+    ],
+    [
+      "idleTimeout null",
+      { idleTimeout: null },
+      TypeError,
+      /idleTimeout must be a non-negative number.*current value is null/,
     ],
     ["options null", null, TypeError, /options must be an object: current value is null/],
   ];

@@ -22,7 +22,8 @@ for (const mode of MODES) {
     assert.equal(new Set(seeds.values()).size, workers, "each fetcher has its own seed");
     for (const batch of batches) assert.equal(batch.seed, seeds.get(batch.id));
 
-    const again = await read(new Seeded(12, mode.options), { shuffle: true, seed: 5, epoch: 3 });
+    await using twin = new Seeded(12, mode.options);
+    const again = await read(twin, { shuffle: true, seed: 5, epoch: 3 });
     assert.deepEqual(again, batches, "the same seed and epoch give the same infos");
     const next = await read(dataset, { shuffle: true, seed: 5, epoch: 4 });
     for (const batch of next) {

@@ -66,6 +66,13 @@ export interface ToTfDatasetOptions<B> extends BatchToTensorsOptions {
  * dataset is disposed (`await using`) or the `PyDataset` closed. A failed
  * batch fails `fitDataset` with its {@linkcode BatchError}.
  *
+ * A pass is in progress from its first `next()` until its stream ends (read
+ * to the end, cancelled or errored). The `idleTimeout` of a `PyDataset`
+ * read by a pass counts only while no pass of any `toTfDataset` is in
+ * progress: the validation pass that `fitDataset` runs between two epochs
+ * keeps the training dataset's workers for the next epoch, and the
+ * training pass keeps the validation dataset's.
+ *
  * Chaining `.prefetch()` or `.shuffle()` on the result buffers tensors that
  * leak if the pass is abandoned: the `PyDataset` already prefetches.
  *
@@ -109,16 +116,26 @@ export function toTfDataset<B>(
   const { shuffle, seed, signal, toTensors, ...conversion } = checkOptions(source, options);
 
   async function openPass(): Promise<Pass<B>> {
-    await endPass(source);
-    signal?.throwIfAborted();
-    const abort = new AbortController();
-    const passSignal = signal ? AbortSignal.any([signal, abort.signal]) : abort.signal;
-    const stream = isDataset(source)
-      ? source.epoch({ shuffle, seed, signal: passSignal })
-      : await source({ signal: passSignal });
-    const pass = { reader: stream.getReader(), abort };
-    openPasses.set(source, pass as Pass<unknown>);
-    return pass;
+    // Counted from here, so that ending the previous pass over the source
+    // does not leave a moment with no pass in progress.
+    const finish = beginPass(source);
+    try {
+      await endPass(source);
+      signal?.throwIfAborted();
+      const abort = new AbortController();
+      const passSignal = signal ? AbortSignal.any([signal, abort.signal]) : abort.signal;
+      const stream = isDataset(source)
+        ? source.epoch({ shuffle, seed, signal: passSignal })
+        : await source({ signal: passSignal });
+      const pass = { reader: stream.getReader(), abort };
+      openPasses.set(source, pass as Pass<unknown>);
+      // Over once its stream is, however that ends: read, cancelled, errored.
+      pass.reader.closed.then(finish, finish);
+      return pass;
+    } catch (error) {
+      finish();
+      throw error;
+    }
   }
 
   const dataset = tf.data.generator(async function* () {
@@ -168,6 +185,57 @@ async function endPass(source: object): Promise<void> {
   // Cancel, not abort: a PyDataset keeps its workers for the next pass.
   await pass.reader.cancel("The pass was abandoned").catch(() => {});
   pass.abort.abort(new Error("The pass was abandoned"));
+}
+
+/** The key of PyDataset's method that holds its workers (see py_dataset.ts). */
+const HOLD_WORKERS = Symbol.for("@pydataset/pydataset.holdWorkers");
+
+/** A PyDataset, whose hold returns undefined when it has no workers to keep. */
+type Holdable = { [HOLD_WORKERS]?: () => (() => void) | undefined };
+
+/** How many passes, of any toTfDataset, are in progress. */
+let passesInProgress = 0;
+
+/**
+ * The releases of the sources whose workers are kept until no pass is in
+ * progress: `fitDataset` runs the validation pass over one dataset between
+ * training passes over another, and neither's workers may idle out
+ * meanwhile. Empty whenever no pass is in progress.
+ */
+const held = new Map<object, () => void>();
+
+/**
+ * The sources released when the last pass ended: the next pass, if it
+ * begins before their `idleTimeout` has passed, holds their workers again.
+ * Weak, so that no dataset stays in memory for a pass that never comes.
+ */
+const released: WeakRef<object>[] = [];
+
+/** Keeps the workers of `source`, if it has any, until no pass is in progress. */
+function hold(source: object): void {
+  if (held.has(source)) return;
+  const release = (source as Holdable)[HOLD_WORKERS]?.();
+  if (release) held.set(source, release);
+}
+
+/** Counts a pass over `source` as in progress until `finish()` is called, once. */
+function beginPass(source: object): () => void {
+  if (passesInProgress++ === 0) {
+    for (const ref of released.splice(0)) {
+      const idle = ref.deref();
+      if (idle) hold(idle);
+    }
+  }
+  return () => {
+    // The epoch has ended and its workers idle: keep them for the next pass.
+    hold(source);
+    if (--passesInProgress > 0) return;
+    for (const [kept, release] of held) {
+      release();
+      released.push(new WeakRef(kept));
+    }
+    held.clear();
+  };
 }
 
 function checkOptions<B>(source: BatchSource<B>, options: ToTfDatasetOptions<B>) {
