@@ -1,5 +1,7 @@
 // Errors that cross the worker boundary, and hints for permission errors.
 
+import { absolute, normalize, resolvePath, separator, workingDirectory } from "./_paths.ts";
+
 /** An error as plain data, so that it survives `postMessage`. */
 export interface SerializedError {
   name: string;
@@ -129,15 +131,25 @@ export interface MissingPermission {
   name: string;
   /** The path, host, variable, command or API it was asked for. */
   target?: string;
+  /** Where `target`, a path, really leads, when that differs (through `..` or a symlink). */
+  resolved?: string;
 }
 
-const REQUIRES = /Requires (\w+) access(?: to "([^"]*)")?/;
+/** Where the path a read or write permission error names really leads, if elsewhere. */
+function resolved([, name, target]: RegExpExecArray): string | undefined {
+  if ((name !== "read" && name !== "write") || target === undefined) return undefined;
+  const written = normalize(absolute(target, workingDirectory() ?? separator()));
+  const real = resolvePath(written) ?? written;
+  return real === target ? undefined : real;
+}
+
+const REQUIRES = /Requires (\w+) access(?: to "([^"]*)"(?: \(that is "([^"]*)")?)?/;
 
 /** Finds the permission a Deno `NotCapable` error (or its cause) names. */
 export function missingPermission(error: unknown, depth = 0): MissingPermission | undefined {
   if (!isError(error) || depth >= CAUSE_DEPTH) return undefined;
   const match = REQUIRES.exec(describe(error));
-  if (match) return { name: match[1]!, target: match[2] };
+  if (match) return { name: match[1]!, target: match[2], resolved: match[3] ?? resolved(match) };
   const cause = attempt(() => error.cause);
   return cause.ok ? missingPermission(cause.value, depth + 1) : undefined;
 }
@@ -147,6 +159,7 @@ export function permissionAdvice(missing: MissingPermission): string {
   if (missing.name === "all") {
     return `add permissions: "inherit" to the dataset's options`;
   }
-  const value = missing.target === undefined ? "true" : `[${JSON.stringify(missing.target)}]`;
+  const target = missing.resolved ?? missing.target;
+  const value = target === undefined ? "true" : `[${JSON.stringify(target)}]`;
   return `add { ${missing.name}: ${value} } to the dataset's permissions option`;
 }

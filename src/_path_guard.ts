@@ -1,131 +1,218 @@
-// Deno checks a scoped read or write permission against the path as given,
-// not the file it leads to: a symlink inside an allowed folder that points
-// out of it is followed. A dataset's workers promise only the folders the
-// dataset declares, so with scoped `read` or `write` their file system
-// calls are checked again here against the real path, before user code
-// runs. This covers the Deno namespace and fetch of file: URLs; node:fs
-// calls go straight to Deno's ops and are not covered.
+// The second line of scoped worker permissions, installed in each worker
+// before the dataset's module loads (the first line is the folder check run
+// on the main thread when an epoch opens, src/_folder_check.ts).
+//
+// With scoped `read` or `write`, each path a Deno file call or
+// `fetch("file:…")` gets is resolved here as the operating system will
+// resolve it, checked against the real folders, and passed on resolved, so
+// that what was checked is what is used: a `URL` or any other object is read
+// once, options objects are copied once, and a relative path is made
+// absolute against the working directory of the moment. Every worker but an
+// "inherit" one also may not change the working directory (Deno's is the
+// whole process's) nor start workers of either kind (they would run without
+// this guard). node:fs and imports go to Deno directly: the first line is
+// what makes them safe.
 
-/** Canonical folders a worker may read and write; undefined means unscoped. */
-export interface PathScopes {
-  read?: string[];
-  write?: string[];
-  /** The main process's working directory, for relative paths. */
-  cwd: string;
-}
+import { EventEmitter } from "node:events";
+import { Worker as NodeWorker } from "node:worker_threads";
+import { absolute, inside, normalize, resolvePath, type Resolver, separator } from "./_paths.ts";
+import { hrefOf, pathOf, type PathScopes } from "./_path_scopes.ts";
 
 type Kind = "read" | "write";
-type PathLike = string | URL;
 
-/** The path separator; a function, as this module also loads where Deno is not. */
-function separator(): string {
-  return Deno.build.os === "windows" ? "\\" : "/";
+/** How a call uses one path: checked for `kinds`, following its last symlink or not. */
+interface Use {
+  kinds: Kind[];
+  follow: boolean;
 }
 
-/** The scopes to guard for `permissions`, resolved on the main thread. */
-export function pathScopes(permissions: unknown): PathScopes | undefined {
-  if (typeof permissions !== "object" || permissions === null) return undefined;
-  const { read, write } = permissions as { read?: unknown; write?: unknown };
-  const scopes: PathScopes = { cwd: Deno.cwd() };
-  if (Array.isArray(read)) scopes.read = read.map(canonicalRoot);
-  if (Array.isArray(write)) scopes.write = write.map(canonicalRoot);
-  return scopes.read || scopes.write ? scopes : undefined;
-}
+const READ: Use = { kinds: ["read"], follow: true };
+const WRITE: Use = { kinds: ["write"], follow: true };
+const AT_LINK: Use = { kinds: ["write"], follow: false };
 
-function canonicalRoot(path: PathLike): string {
-  try {
-    return Deno.realPathSync(path);
-  } catch {
-    return toPath(path, Deno.cwd());
-  }
-}
+/** Deno's file calls, by name without `Sync`: how each uses its path arguments. */
+const CALLS: Record<string, (Use | undefined)[]> = {
+  readFile: [READ],
+  readTextFile: [READ],
+  readDir: [READ],
+  stat: [READ],
+  realPath: [READ],
+  lstat: [{ kinds: ["read"], follow: false }],
+  readLink: [{ kinds: ["read"], follow: false }],
+  writeFile: [WRITE],
+  writeTextFile: [WRITE],
+  truncate: [WRITE],
+  create: [WRITE],
+  chmod: [WRITE],
+  chown: [WRITE],
+  utime: [WRITE],
+  mkdir: [AT_LINK],
+  remove: [AT_LINK],
+  rename: [AT_LINK, AT_LINK],
+  link: [{ kinds: ["read", "write"], follow: false }, AT_LINK],
+  symlink: [undefined, AT_LINK],
+  copyFile: [READ, WRITE],
+};
 
-/** Installs the checks in this worker; called before the dataset's module loads. */
-export function guardPaths(scopes: PathScopes): void {
-  const guard = (kind: Kind, path: unknown, parentOnly = false) => {
-    const roots = scopes[kind];
-    if (!roots || (typeof path !== "string" && !(path instanceof URL))) return;
-    const real = canonical(toPath(path, scopes.cwd), parentOnly);
-    if (real === undefined || roots.some((root) => inside(real, root))) return;
-    throw new Deno.errors.NotCapable(
-      `Requires ${kind} access to "${real}", run again with the --allow-${kind} flag (reached through "${path}", which leads out of the folders the dataset's workers may ${kind})`,
-    );
-  };
-  const deno = Deno as unknown as Record<string, (...args: unknown[]) => unknown>;
-  const wrap = (name: string, check: (args: unknown[]) => void) => {
-    const original = deno[name];
-    if (typeof original !== "function") return;
-    deno[name] = function (this: unknown, ...args: unknown[]) {
-      check(args);
-      return original.apply(this, args);
-    };
-  };
-  for (const sync of ["", "Sync"]) {
-    for (const name of ["readFile", "readTextFile", "readDir", "stat"]) {
-      wrap(name + sync, ([path]) => guard("read", path));
-    }
-    wrap("lstat" + sync, ([path]) => guard("read", path, true));
-    for (const name of ["writeFile", "writeTextFile", "truncate", "create", "mkdir"]) {
-      wrap(name + sync, ([path]) => guard("write", path, true));
-    }
-    wrap("remove" + sync, ([path]) => guard("write", path, true));
-    wrap("open" + sync, ([path, options]) => {
-      const { read = true, write, append, create, truncate, createNew } =
-        (options ?? {}) as Deno.OpenOptions;
-      if (read) guard("read", path);
-      if (write || append || create || truncate || createNew) guard("write", path, true);
-    });
-    wrap("copyFile" + sync, ([from, to]) => {
-      guard("read", from);
-      guard("write", to, true);
-    });
-    wrap("rename" + sync, ([from, to]) => {
-      guard("write", from, true);
-      guard("write", to, true);
-    });
-  }
-  const fetch = globalThis.fetch;
-  globalThis.fetch = (input, init) => {
-    const url = input instanceof Request ? input.url : String(input);
-    if (url.startsWith("file:")) guard("read", new URL(url));
-    return fetch(input, init);
-  };
-}
-
-function toPath(path: PathLike, cwd: string): string {
-  const text = path instanceof URL || path.startsWith("file:")
-    ? decodeURIComponent(new URL(path).pathname)
-    : path;
-  return text.startsWith(separator()) || /^[A-Za-z]:[\\/]/.test(text)
-    ? text
-    : `${cwd}${separator()}${text}`;
-}
+type Functions = Record<string, (...args: unknown[]) => unknown>;
 
 /**
- * The real path of `path`, following every symlink (with `parentOnly`,
- * all but its last part, which the call itself does not follow); for a
- * path that does not exist yet, its nearest existing folder's. Undefined
- * when it cannot be resolved: the call then reports its own error.
+ * Installs the guard in this worker; called before the dataset's module
+ * loads. Without `scopes` only the working directory and nested workers
+ * are guarded.
  */
-function canonical(path: string, parentOnly = false): string | undefined {
-  const cut = path.lastIndexOf(separator());
-  const [parent, last] = [path.slice(0, cut) || separator(), path.slice(cut + 1)];
-  if (!parentOnly) {
-    try {
-      return Deno.realPathSync(path);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) return undefined;
+export function guardWorker(scopes: PathScopes | undefined): void {
+  const deno = Deno as unknown as Functions;
+  seal(deno, "chdir", () => {
+    throw new Deno.errors.NotCapable(
+      "A dataset's worker cannot change the working directory: in Deno it is the whole process's",
+    );
+  });
+  refuseNestedWorkers();
+  if (!scopes) return;
+  const guard = new Guard(scopes, Deno.cwd, {
+    realPathSync: Deno.realPathSync,
+    lstatSync: Deno.lstatSync,
+  });
+  for (const [name, uses] of Object.entries(CALLS)) {
+    for (const full of [name, name + "Sync"]) {
+      wrap(deno, full, (args) => uses.forEach((use, i) => use && guard.replace(args, i, use)));
     }
   }
-  if (parent === path) return undefined;
-  const base = canonical(parent);
-  return base === undefined ? undefined : join(base, last);
+  for (const name of ["open", "openSync"]) {
+    wrap(deno, name, (args) => {
+      // Read once and passed on as read: a getter cannot answer twice.
+      const options: Deno.OpenOptions = { ...args[1] as Deno.OpenOptions };
+      const { read = true, write, append, create, truncate, createNew } = options;
+      const kinds: Kind[] = read ? ["read"] : [];
+      if (write || append || create || truncate || createNew) kinds.push("write");
+      args[1] = options;
+      guard.replace(args, 0, { kinds, follow: true });
+    });
+  }
+  for (const name of ["makeTempFile", "makeTempDir"]) {
+    for (const full of [name, name + "Sync"]) {
+      wrap(deno, full, (args) => {
+        const options: Deno.MakeTempOptions = { ...args[0] as Deno.MakeTempOptions };
+        args[0] = options;
+        if (options.dir !== undefined) options.dir = guard.check(options.dir, WRITE) as string;
+      });
+    }
+  }
+  guardFetch(guard);
 }
 
-function join(folder: string, name: string): string {
-  return folder.endsWith(separator()) ? folder + name : folder + separator() + name;
+/** Checks paths against the scopes and returns them resolved. */
+class Guard {
+  #scopes: PathScopes;
+  #cwd: () => string;
+  #resolver: Resolver;
+
+  constructor(scopes: PathScopes, cwd: () => string, resolver: Resolver) {
+    this.#scopes = scopes;
+    this.#cwd = cwd;
+    this.#resolver = resolver;
+  }
+
+  /** Replaces `args[i]` by what {@linkcode Guard.check} returns for it. */
+  replace(args: unknown[], i: number, use: Use): void {
+    if (i < args.length) args[i] = this.check(args[i], use);
+  }
+
+  /**
+   * `path` resolved and rooted in the declared folder it lies in (Deno
+   * checks that as written); throws when it lies in none. Paths of
+   * unscoped kinds, and values that are no path, are returned as they are.
+   */
+  check(value: unknown, use: Use): unknown {
+    const scoped = use.kinds.filter((kind) => this.#scopes[kind]);
+    if (scoped.length === 0 || value === null || !["string", "object"].includes(typeof value)) {
+      return value;
+    }
+    const given = pathOf(value);
+    // Deno resolves `..` as written before it uses a path; so does this.
+    const written = normalize(absolute(given, this.#here()));
+    const real = resolvePath(written, use.follow, this.#resolver);
+    if (real === undefined) {
+      // Not resolvable here (no read access to it): Deno checks it as written.
+      const denied = scoped.find((kind) =>
+        !this.#scopes[kind]!.some((root) => inside(written, root.given))
+      );
+      if (denied) throw outside(denied, given, written);
+      return written;
+    }
+    let passed = real;
+    for (const kind of scoped) {
+      const root = this.#scopes[kind]!.find((root) => inside(real, root.real));
+      if (!root) throw outside(kind, given, real);
+      passed = root.given + real.slice(root.real.length);
+    }
+    return passed;
+  }
+
+  /** The working directory now: another thread may have moved it. */
+  #here(): string {
+    try {
+      return this.#cwd();
+    } catch {
+      return this.#scopes.cwd; // no read access to it, so nothing relative can be read there
+    }
+  }
 }
 
-function inside(path: string, root: string): boolean {
-  return path === root || path.startsWith(root.endsWith(separator()) ? root : root + separator());
+function outside(kind: Kind, given: string, real: string): Error {
+  return new Deno.errors.NotCapable(
+    `Requires ${kind} access to "${given}" (that is "${real}", out of the folders the dataset's workers may ${kind}), run again with the --allow-${kind} flag`,
+  );
+}
+
+/** `fetch` of `file:` URLs and Requests: checked for reading, and passed on as checked. */
+function guardFetch(guard: Guard): void {
+  const fetch = globalThis.fetch;
+  const requestUrl = Object.getOwnPropertyDescriptor(Request.prototype, "url")!.get!;
+  seal(globalThis as unknown as Functions, "fetch", (input: unknown, init?: RequestInit) => {
+    const href = input instanceof Request ? requestUrl.call(input) as string : hrefOf(input);
+    const url = typeof href === "string" ? href : String(href);
+    if (!url.startsWith("file:")) return fetch(input instanceof Request ? input : url, init);
+    return fetch(fileUrl(guard.check(new URL(url), READ) as string), init);
+  });
+}
+
+/** The `file:` URL of an absolute path. */
+function fileUrl(path: string): string {
+  return "file://" + path.split(separator()).map(encodeURIComponent).join("/");
+}
+
+/** Runs `check` on a call's arguments (it may replace them) before Deno's `name`. */
+function wrap(deno: Functions, name: string, check: (args: unknown[]) => void): void {
+  const original = deno[name];
+  if (typeof original !== "function") return;
+  seal(deno, name, function (this: unknown, ...args: unknown[]) {
+    check(args);
+    return original.apply(this, args);
+  });
+}
+
+/** Replaces `object[name]` for good: user code cannot put the original back. */
+function seal(object: Record<string, unknown>, name: string, value: unknown): void {
+  Object.defineProperty(object, name, { value, writable: false, configurable: false });
+}
+
+function refuseNestedWorkers(): void {
+  const refuse = () => {
+    throw new Deno.errors.NotCapable(
+      "A dataset's worker cannot start workers: they would run outside the dataset's checks",
+    );
+  };
+  seal(globalThis as unknown as Functions, "Worker", function Worker() {
+    refuse();
+  });
+  // node:worker_threads builds its Worker on EventEmitter, whose constructor
+  // calls EventEmitter.init: the one step of it that user code cannot skip.
+  const emitter = EventEmitter as unknown as Functions;
+  const init = emitter.init!;
+  seal(emitter, "init", function (this: unknown, ...args: unknown[]) {
+    if (this instanceof NodeWorker) refuse();
+    return init.apply(this, args);
+  });
 }

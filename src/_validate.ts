@@ -292,6 +292,14 @@ function checkPermissions(permissions: unknown, prefix: string): void {
       );
     }
   }
+  const { read, write } = permissions as Deno.PermissionOptionsObject;
+  if (Array.isArray(read) && (write === true || write === "inherit")) {
+    throw new TypeError(
+      `${prefix} permissions.read is scoped to folders, but permissions.write is ${
+        show(write)
+      }: a worker that may write anywhere can move any file into a read folder, so scope write to folders too, or set read: true`,
+    );
+  }
 }
 
 function checkModule(module: unknown, prefix: string): string {

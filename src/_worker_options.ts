@@ -102,9 +102,11 @@ function searchConfig(start: URL): WorkerOptionsCheck {
   for (let dir = start;; dir = new URL("..", dir)) {
     const found = configIn(dir);
     if (found?.config === "unreadable") {
-      return nearest
-        ? configCheck(nearest.url, nearest.config)
-        : configCheck(found.url, "unreadable");
+      return nearest ? configCheck(nearest.url, nearest.config) : {
+        enabled: false,
+        seen:
+          `could not tell which deno.json Deno uses, as reading ${found.url.pathname} needs read access (Deno uses the nearest one in ${start.pathname} or a folder above)`,
+      };
     }
     if (found && !nearest) {
       if (enablesFeature(found.config)) return configCheck(found.url, found.config);

@@ -569,9 +569,10 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
     const name = this.constructor.name;
     const inWorker = this.#options.useMultiprocessing;
     const missing = inWorker ? missingPermission(cause) : undefined;
+    const resolved = missing?.resolved === undefined ? "" : ` (that is "${missing.resolved}")`;
     let message = missing
       ? `Cannot get batch ${index} of ${name} as its worker lacks ${missing.name} access${
-        missing.target === undefined ? "" : ` to "${missing.target}"`
+        missing.target === undefined ? "" : ` to "${missing.target}"${resolved}`
       }: ${permissionAdvice(missing)} (${describe(cause)})`
       : `Cannot get batch ${index} of ${name}: ${describe(cause)}`;
     if (inWorker && /private member/.test(describe(cause))) {

@@ -13,7 +13,9 @@ import { describe, deserializeError } from "./_errors.ts";
 import { checkWorkerOptions, workerOptionsError } from "./_worker_options.ts";
 import type { WorkerPermissions } from "./options.ts";
 import { cloneFailure, type FromWorker, type ToWorker } from "./_protocol.ts";
-import { type PathScopes, pathScopes } from "./_path_guard.ts";
+import { checkFolders } from "./_folder_check.ts";
+import { type PathScopes, pathScopes } from "./_path_scopes.ts";
+import { workingDirectory } from "./_paths.ts";
 import type { WorkerInfo } from "./worker_info.ts";
 
 /** Options for {@linkcode WorkerPool}. */
@@ -61,30 +63,39 @@ interface Slot {
   job?: Job;
 }
 
-/** The entry module of every worker: our runtime, then the dataset's module. */
-function entryUrl(module: string, name: string, permissions: WorkerPermissions): string {
+/**
+ * The entry module of every worker: the guard (except for "inherit"), our
+ * runtime, then the dataset's module.
+ */
+function entryUrl(
+  module: string,
+  name: string,
+  permissions: WorkerPermissions,
+  scopes: PathScopes | undefined,
+): string {
   const runtime = new URL("./worker.ts", import.meta.url).href;
-  const scopes = pathScopes(permissions);
-  // Imports evaluate in order: the path guard is in place before the
-  // dataset's module runs its first line.
-  const guard = scopes ? `import ${JSON.stringify(guardUrl(scopes))};\n` : "";
+  // Imports evaluate in order: the guard is in place before the dataset's
+  // module runs its first line.
+  const guard = permissions === "inherit" ? "" : `import ${JSON.stringify(guardUrl(scopes))};\n`;
   const source = guard + `import { serve } from ${JSON.stringify(runtime)};\n` +
     `import * as dataset from ${JSON.stringify(module)};\n` +
     `serve(dataset, ${JSON.stringify(name)}, ${JSON.stringify(module)});\n`;
   return `data:text/javascript,${encodeURIComponent(source)}`;
 }
 
-/** A module that installs the path guard for `scopes`. */
-function guardUrl(scopes: PathScopes): string {
+/** A module that installs the worker guard for `scopes`. */
+function guardUrl(scopes: PathScopes | undefined): string {
   const guard = new URL("./_path_guard.ts", import.meta.url).href;
-  const source = `import { guardPaths } from ${JSON.stringify(guard)};\n` +
-    `guardPaths(${JSON.stringify(scopes)});\n`;
+  const source = `import { guardWorker } from ${JSON.stringify(guard)};\n` +
+    `guardWorker(${JSON.stringify(scopes)});\n`;
   return `data:text/javascript,${encodeURIComponent(source)}`;
 }
 
 /** A pool of workers that fetch batches of one dataset. */
 export class WorkerPool {
   #options: WorkerPoolOptions;
+  /** The folders of scoped permissions; undefined when unscoped. */
+  #scopes: PathScopes | undefined;
   #entry: string;
   /** By id; undefined until started or after its worker was lost. */
   #slots: (Slot | undefined)[] = [];
@@ -98,10 +109,13 @@ export class WorkerPool {
   #state: Record<string, unknown> = {};
   #settings: Record<string, unknown> = {};
   #fatal: Error | undefined;
+  /** The working directory when the epoch began, to notice a worker moving it. */
+  #cwd: string | undefined;
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
-    this.#entry = entryUrl(options.module, options.name, options.permissions);
+    this.#scopes = pathScopes(options.permissions);
+    this.#entry = entryUrl(options.module, options.name, options.permissions, this.#scopes);
     this.#queues = Array.from({ length: options.size }, () => []);
   }
 
@@ -129,7 +143,9 @@ export class WorkerPool {
     if (this.#options.permissions !== "inherit") {
       const check = checkWorkerOptions();
       if (!check.enabled) throw workerOptionsError(this.#options.name, check.seen);
+      this.#cwd = workingDirectory();
     }
+    if (this.#scopes) await checkFolders(this.#scopes, this.#options.name, signal);
     for (let id = 0; id < this.#options.size; id++) if (!this.#slots[id]) this.#spawn(id);
     await this.#ready(signal);
     for (const slot of this.#live()) this.#sendState(slot);
@@ -228,6 +244,7 @@ export class WorkerPool {
       epoch: -1,
     };
     worker.addEventListener("message", (event: MessageEvent<FromWorker>) => {
+      if (this.#movedCwd()) return;
       const message = event.data;
       switch (message.type) {
         case "ready":
@@ -279,6 +296,24 @@ export class WorkerPool {
         { cause: error },
       );
     }
+  }
+
+  /**
+   * Whether the working directory moved since the epoch began: Deno's is
+   * the whole process's, and a worker that got past the guard (say,
+   * through a node:worker_threads worker of its own) could move it. It is
+   * moved back, and the epoch fails.
+   */
+  #movedCwd(): boolean {
+    const now = this.#cwd === undefined ? undefined : workingDirectory();
+    if (now === undefined || now === this.#cwd) return false;
+    Deno.chdir(this.#cwd!);
+    const error = new Error(
+      `A worker of ${this.#options.name} moved the process's working directory from "${this.#cwd}" to "${now}" (moved back): a dataset's workers must not change it, as it is the whole process's`,
+    );
+    this.close(error);
+    this.#fatal = error;
+    return true;
   }
 
   #loadError(error: Error): Error {

@@ -102,6 +102,18 @@ Deno.test("PyDataset rejects bad options with the current value in the message",
       /permissions.read must be.*current value is "yes"/,
     ],
     [
+      "permissions read scoped, write anywhere",
+      { permissions: { read: ["./data"], write: true } },
+      TypeError,
+      /permissions.read is scoped to folders, but permissions.write is true: a worker that may write anywhere can move any file into a read folder/,
+    ],
+    [
+      "permissions read scoped, write inherited",
+      { permissions: { read: ["./data"], write: "inherit" } },
+      TypeError,
+      /permissions.write is "inherit"/,
+    ],
+    [
       "timeout 0",
       { timeout: 0 },
       RangeError,

@@ -140,6 +140,11 @@ for (const permissions of ["none", "inherit"] as const) {
       if (permissions.length > 0) {
         assert.match(output, /inherit read 3/);
       } else {
+        // Without read access there is no telling which deno.json Deno uses.
+        assert.match(
+          output,
+          /could not tell which deno\.json Deno uses, as reading .*\/deno\.json needs read access \(Deno uses the nearest one in .* or a folder above\)/,
+        );
         // Without read access the main process cannot load the workers' code.
         assert.match(
           output,
@@ -269,36 +274,6 @@ console.log(JSON.stringify(rows));
     assert.equal(code, 0, output);
     assert.match(output, /\[\[0,1\],\[1,1\],\[4,1\],\[9,1\]\]/, "squares, computed in workers");
     assert.ok(served.includes("/src/worker.ts"), "the worker runtime came over HTTP too");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("PyDataset workers scoped to a folder cannot read out of it through .. or a symlink", async () => {
-  const dir = await Deno.makeTempDir();
-  const inside = `${dir}/data`;
-  await Deno.mkdir(inside);
-  await Deno.writeTextFile(`${dir}/secret.txt`, "secret");
-  await Deno.symlink(`${dir}/secret.txt`, `${inside}/link.txt`);
-  await Deno.symlink(dir, `${inside}/parent`);
-  try {
-    for (
-      const path of [`${inside}/../secret.txt`, `${inside}/link.txt`, `${inside}/parent/secret.txt`]
-    ) {
-      await using escape = new Touching([["read", path]], { permissions: { read: [inside] } });
-      const error = await failureOf(escape);
-      assert.ok(error, `${path} was readable`);
-      assert.match(error.message, /worker lacks read access to ".*secret\.txt"/, path);
-      assert.equal((error.cause as Error).name, "NotCapable");
-    }
-    const scope = { read: [inside], write: [inside] };
-    await using write = new Touching([["write", `${inside}/parent/new.txt`]], {
-      permissions: scope,
-    });
-    assert.match((await failureOf(write))?.message ?? "", /lacks write access to ".*new\.txt"/);
-    await using allowed = new Touching([["write", `${inside}/new.txt`]], { permissions: scope });
-    assert.deepEqual(await within(collect(allowed.epoch())), ["written"], "inside stays writable");
-    assert.equal(await Deno.readTextFile(`${dir}/secret.txt`), "secret");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
