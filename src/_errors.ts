@@ -11,7 +11,7 @@ export interface SerializedError {
 }
 
 /** How many causes deep errors are followed: a chain may be endless (a cycle). */
-const CAUSE_DEPTH = 8;
+export const CAUSE_DEPTH = 8;
 
 /**
  * Turns anything thrown into plain data, keeping name, message and stack.

@@ -12,6 +12,7 @@
 
 import { absolute, inside, join, resolvePath } from "./_paths.ts";
 import type { PathScopes, Root } from "./_path_scopes.ts";
+import { describe } from "./_errors.ts";
 
 /** A symlink found in a scoped folder, and why it is refused. */
 interface Link {
@@ -32,6 +33,7 @@ export async function checkFolders(
   const reads = scopes.read ?? [];
   const isOutside = (target: string | undefined) =>
     target === undefined || !reads.some((root) => inside(target, root.real));
+  for (const root of scopes.write ?? []) await refuseLinkedRoot(root, name);
   for (const root of outermost(scopes.write ?? [])) {
     const link = await findLink(root, () => true, name, signal);
     if (link) {
@@ -55,6 +57,27 @@ export async function checkFolders(
         "add the folder it leads to to permissions.read",
       );
     }
+  }
+}
+
+/**
+ * Refuses a write folder declared through a symlink: Deno lets a worker
+ * remove or move the path it was granted, which would be the link itself.
+ */
+async function refuseLinkedRoot(root: Root, name: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(root.given);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return; // the workers may make it, as a folder
+    throw unreadable(name, root.given, error);
+  }
+  if (info.isSymlink) {
+    throw new Deno.errors.NotCapable(
+      `Cannot start workers for ${name} as ${
+        JSON.stringify(root.given)
+      }, a folder the workers may write, is a symlink to "${root.real}": a worker could remove or move the link itself; declare "${root.real}" instead`,
+    );
   }
 }
 
@@ -99,13 +122,17 @@ async function* entries(folder: string, name: string): AsyncGenerator<Deno.DirEn
     yield* Deno.readDir(folder);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) return;
-    throw new Error(
-      `Cannot start workers for ${name} with scoped permissions: the main process must read "${folder}" to check that it holds no symlink leading out of the workers' folders (${
-        (error as Error).message
-      })`,
-      { cause: error },
-    );
+    throw unreadable(name, folder, error);
   }
+}
+
+function unreadable(name: string, path: string, error: unknown): Error {
+  return new Error(
+    `Cannot start workers for ${name} with scoped permissions: the main process must read "${path}" to check that the workers cannot leave their folders through a symlink (${
+      describe(error)
+    })`,
+    { cause: error },
+  );
 }
 
 function refusal(name: string, link: Link, where: string, fix: string): Error {

@@ -208,11 +208,14 @@ function refuseNestedWorkers(): void {
     refuse();
   });
   // node:worker_threads builds its Worker on EventEmitter, whose constructor
-  // calls EventEmitter.init: the one step of it that user code cannot skip.
+  // calls EventEmitter.init. The prototype is checked directly, since user
+  // code can redefine NodeWorker[Symbol.hasInstance].
   const emitter = EventEmitter as unknown as Functions;
   const init = emitter.init!;
+  const isPrototypeOf = Object.prototype.isPrototypeOf;
+  const prototype = NodeWorker.prototype;
   seal(emitter, "init", function (this: unknown, ...args: unknown[]) {
-    if (this instanceof NodeWorker) refuse();
+    if (isPrototypeOf.call(prototype, this as object)) refuse();
     return init.apply(this, args);
   });
 }

@@ -1,6 +1,6 @@
 // The messages between the main thread and a dataset's workers.
 
-import { describe, type SerializedError } from "./_errors.ts";
+import { CAUSE_DEPTH, describe, type SerializedError } from "./_errors.ts";
 import type { WorkerInfo } from "./worker_info.ts";
 
 /** Main thread → worker. */
@@ -44,4 +44,31 @@ export function cloneFailure(
     }
   }
   return undefined;
+}
+
+const MESSAGE_TYPES = new Set(["ready", "fatal", "batch", "error", "exit", "fault"]);
+
+/**
+ * `data` as a message of the protocol, or undefined when it is not one: a
+ * worker's own code can reach the channel, and what it sends must not
+ * crash the main thread.
+ */
+export function readMessage(data: unknown): FromWorker | undefined {
+  if (typeof data !== "object" || data === null) return undefined;
+  const message = data as Record<string, unknown>;
+  if (typeof message.type !== "string" || !MESSAGE_TYPES.has(message.type)) return undefined;
+  if ((message.type === "batch" || message.type === "error") && typeof message.id !== "number") {
+    return undefined;
+  }
+  const carriesError = message.type !== "ready" && message.type !== "batch";
+  if (carriesError && !isSerializedError(message.error, 0)) return undefined;
+  return message as FromWorker;
+}
+
+function isSerializedError(value: unknown, depth: number): boolean {
+  if (typeof value !== "object" || value === null || depth > CAUSE_DEPTH) return false;
+  const { name, message, stack, cause } = value as Record<string, unknown>;
+  return typeof name === "string" && typeof message === "string" &&
+    (stack === undefined || typeof stack === "string") &&
+    (cause === undefined || isSerializedError(cause, depth + 1));
 }

@@ -22,9 +22,10 @@ interface WorkerScope {
 
 const scope = globalThis as unknown as WorkerScope;
 const closeWorker = scope.close.bind(scope);
+const postMessage = scope.postMessage.bind(scope);
 
 function post(message: FromWorker, transfer?: Transferable[]): void {
-  scope.postMessage(message, transfer);
+  postMessage(message, transfer);
 }
 
 function leave(type: "exit" | "fault", error: unknown): void {
@@ -33,6 +34,17 @@ function leave(type: "exit" | "fault", error: unknown): void {
 }
 
 markWorkerContext();
+
+// The channel to the main thread is the pool's: a batch is what getItem returns.
+Object.defineProperty(globalThis, "postMessage", {
+  value: () => {
+    throw new TypeError(
+      "A dataset's worker cannot call postMessage: the channel to the main thread is the pool's, and a batch is what getItem returns",
+    );
+  },
+  writable: false,
+  configurable: false,
+});
 
 scope.close = () => leave("exit", new Error("The worker called self.close()"));
 Deno.exit = (code?: number): never => {

@@ -12,7 +12,7 @@
 import { describe, deserializeError } from "./_errors.ts";
 import { checkWorkerOptions, workerOptionsError } from "./_worker_options.ts";
 import type { WorkerPermissions } from "./options.ts";
-import { cloneFailure, type FromWorker, type ToWorker } from "./_protocol.ts";
+import { cloneFailure, readMessage, type ToWorker } from "./_protocol.ts";
 import { checkFolders } from "./_folder_check.ts";
 import { type PathScopes, pathScopes } from "./_path_scopes.ts";
 import { workingDirectory } from "./_paths.ts";
@@ -243,9 +243,13 @@ export class WorkerPool {
       dead: false,
       epoch: -1,
     };
-    worker.addEventListener("message", (event: MessageEvent<FromWorker>) => {
+    worker.addEventListener("message", (event: MessageEvent<unknown>) => {
       if (this.#movedCwd()) return;
-      const message = event.data;
+      const message = readMessage(event.data);
+      if (!message) {
+        this.#refuse(slot, event.data);
+        return;
+      }
       switch (message.type) {
         case "ready":
           slot.loaded = true;
@@ -445,6 +449,28 @@ export class WorkerPool {
       );
       if (job) (job.worker === undefined ? this.#queue : this.#queues[job.worker]!).unshift(job);
     }
+    this.#dispatch();
+  }
+
+  /**
+   * A worker sent what the protocol does not know: its own code reached the
+   * channel. It is not dead, so its batch is not retried; it fails, and the
+   * worker, which can no longer be trusted, is replaced.
+   */
+  #refuse(slot: Slot, data: unknown): void {
+    const error = new TypeError(
+      `A worker of ${this.#options.name} sent a message that is not the pool's: ${
+        describe(data)
+      } (the dataset's code must not post messages)`,
+    );
+    if (!slot.loaded) {
+      this.#failLoad(slot, error);
+      return;
+    }
+    const job = slot.job;
+    slot.job = undefined;
+    this.#bury(slot);
+    if (job) this.#fail(job, error);
     this.#dispatch();
   }
 

@@ -11,6 +11,8 @@ interface Case {
   scope: Scope;
   /** Symlinks to make, by path under the temporary folder: their targets as written. */
   links?: Record<string, string>;
+  /** The folder to declare, under the temporary folder. */
+  folder?: string;
   /** The one batch the attack may return, or what the epoch's error says. */
   outcome: string | RegExp;
 }
@@ -77,6 +79,21 @@ const CASES: Case[] = [
   { attack: "nestedWorker", scope: "read", outcome: /A dataset's worker cannot start workers/ },
   { attack: "nodeWorker", scope: "read", outcome: /A dataset's worker cannot start workers/ },
   {
+    attack: "nodeWorkerHasInstance",
+    scope: "read",
+    outcome: /A dataset's worker cannot start workers/,
+  },
+  { attack: "postNull", scope: "read", outcome: /A dataset's worker cannot call postMessage/ },
+  // A folder declared through a link: the worker could remove or move the link.
+  {
+    attack: "removeRoot",
+    scope: "write",
+    links: { linked: "in" },
+    folder: "linked",
+    outcome:
+      /Cannot start workers for Attacker as ".*\/linked", a folder the workers may write, is a symlink to ".*\/in": a worker could remove or move the link itself/,
+  },
+  {
     attack: "chdirRelative",
     scope: "read",
     outcome: /A dataset's worker cannot change the working directory/,
@@ -107,7 +124,10 @@ async function snapshot(dir: string): Promise<string> {
     const { mode, mtime } = await Deno.stat(`${dir}/${name}`);
     files.push([name, await Deno.readTextFile(`${dir}/${name}`), mode, mtime?.getTime()]);
   }
-  const entries = await Array.fromAsync(Deno.readDir(dir), (entry) => entry.name);
+  const entries = await Array.fromAsync(
+    Deno.readDir(dir),
+    (entry) => `${entry.name}${entry.isSymlink ? " (link)" : ""}`,
+  );
   return JSON.stringify({ files, entries: entries.sort(), cwd: Deno.cwd() });
 }
 
@@ -141,14 +161,14 @@ async function attempt(dataset: Attacker): Promise<string> {
 }
 
 Deno.test("PyDataset workers scoped to folders cannot read, change or create anything outside them", async (t) => {
-  for (const { attack, scope, links = {}, outcome } of CASES) {
+  for (const { attack, scope, links = {}, folder = "in", outcome } of CASES) {
     const name = `${attack}, ${scope}${Object.keys(links).length ? ", with a link" : ""}`;
     await t.step(name, async () => {
       const dir = await scene(links);
       try {
         const before = await snapshot(dir);
         await using dataset = new Attacker(attack, dir, {
-          permissions: permissions(scope, `${dir}/in`),
+          permissions: permissions(scope, `${dir}/${folder}`),
         });
         const result = await attempt(dataset);
         if (typeof outcome === "string") assert.equal(result, outcome);
