@@ -1,6 +1,6 @@
 // Errors that cross the worker boundary, and hints for permission errors.
 
-import { absolute, normalize, resolvePath, separator, workingDirectory } from "./_paths.ts";
+import { absolute, isAbsolute, normalize, workingDirectory } from "./_paths.ts";
 
 /** An error as plain data, so that it survives `postMessage`. */
 export interface SerializedError {
@@ -135,12 +135,18 @@ export interface MissingPermission {
   resolved?: string;
 }
 
-/** Where the path a read or write permission error names really leads, if elsewhere. */
+/**
+ * The path a read or write permission error names, made absolute with `..`
+ * resolved, if that differs. Only as written: the error may come from a
+ * hostile worker, so the main thread touches no file it names (a worker's
+ * guard names where a symlink leads itself).
+ */
 function resolved([, name, target]: RegExpExecArray): string | undefined {
   if ((name !== "read" && name !== "write") || target === undefined) return undefined;
-  const written = normalize(absolute(target, workingDirectory() ?? separator()));
-  const real = resolvePath(written) ?? written;
-  return real === target ? undefined : real;
+  const cwd = workingDirectory();
+  if (cwd === undefined && !isAbsolute(target)) return undefined;
+  const written = normalize(absolute(target, cwd ?? ""));
+  return written === target ? undefined : written;
 }
 
 const REQUIRES = /Requires (\w+) access(?: to "([^"]*)"(?: \(that is "([^"]*)")?)?/;

@@ -82,8 +82,9 @@ export function guardWorker(scopes: PathScopes | undefined): void {
   for (const name of ["open", "openSync"]) {
     wrap(deno, name, (args) => {
       // Read once and passed on as read: a getter cannot answer twice.
-      const options: Deno.OpenOptions = { ...args[1] as Deno.OpenOptions };
-      const { read = true, write, append, create, truncate, createNew } = options;
+      const given = args[1] as Deno.OpenOptions | undefined;
+      const options: Deno.OpenOptions = given === undefined ? { read: true } : { ...given };
+      const { read, write, append, create, truncate, createNew } = options;
       const kinds: Kind[] = read ? ["read"] : [];
       if (write || append || create || truncate || createNew) kinds.push("write");
       args[1] = options;
@@ -161,8 +162,9 @@ class Guard {
 }
 
 function outside(kind: Kind, given: string, real: string): Error {
+  const where = given === real ? "" : `that is "${real}", `;
   return new Deno.errors.NotCapable(
-    `Requires ${kind} access to "${given}" (that is "${real}", out of the folders the dataset's workers may ${kind}), run again with the --allow-${kind} flag`,
+    `Requires ${kind} access to "${given}" (${where}out of the folders the dataset's workers may ${kind}), run again with the --allow-${kind} flag`,
   );
 }
 
@@ -173,8 +175,10 @@ function guardFetch(guard: Guard): void {
   seal(globalThis as unknown as Functions, "fetch", (input: unknown, init?: RequestInit) => {
     const href = input instanceof Request ? requestUrl.call(input) as string : hrefOf(input);
     const url = typeof href === "string" ? href : String(href);
-    if (!url.startsWith("file:")) return fetch(input instanceof Request ? input : url, init);
-    return fetch(fileUrl(guard.check(new URL(url), READ) as string), init);
+    // Parsed as fetch parses it: the scheme in any case, spaces around it.
+    const parsed = URL.parse(url);
+    if (parsed?.protocol !== "file:") return fetch(input instanceof Request ? input : url, init);
+    return fetch(fileUrl(guard.check(parsed, READ) as string), init);
   });
 }
 

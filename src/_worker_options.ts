@@ -101,11 +101,15 @@ function searchConfig(start: URL): WorkerOptionsCheck {
   let nearest: { url: URL; config: Config } | undefined;
   for (let dir = start;; dir = new URL("..", dir)) {
     const found = configIn(dir);
+    // Unreadable: it may be the nearest config, or a workspace root above it.
     if (found?.config === "unreadable") {
-      return nearest ? configCheck(nearest.url, nearest.config) : {
+      return {
         enabled: false,
-        seen:
-          `could not tell which deno.json Deno uses, as reading ${found.url.pathname} needs read access (Deno uses the nearest one in ${start.pathname} or a folder above)`,
+        seen: `could not tell which deno.json Deno uses, as reading ${
+          decodeURIComponent(found.url.pathname)
+        } needs read access (Deno uses the nearest one in ${
+          decodeURIComponent(start.pathname)
+        } or a folder above, or the root of its workspace)`,
       };
     }
     if (found && !nearest) {

@@ -5,6 +5,7 @@
  */
 
 import { checkBatch, describe, missingPermission, permissionAdvice } from "./_errors.ts";
+import { HOLD_WORKERS } from "./_hold_workers.ts";
 import { inWorkerContext } from "./_worker_context.ts";
 import { BatchError } from "./batch_error.ts";
 import type { EpochStats } from "./epoch_stats.ts";
@@ -79,12 +80,6 @@ export interface PyDatasetHooks {
 
 /** The longest delay `setTimeout` takes: 2³¹ - 1 ms, about 24.8 days. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/**
- * The key of the method that `toTfDataset` holds the workers with, the same
- * in every copy of this package: `Symbol.for` needs no shared import.
- */
-const HOLD_WORKERS: unique symbol = Symbol.for("@pydataset/pydataset.holdWorkers");
 
 /** The part of an epoch's plan that fetches its batches, and the pool it uses. */
 type Fetching<B> = Pick<EpochPlan<B>, "fetch" | "withdraw" | "abandon"> & { pool?: WorkerPool };
@@ -325,6 +320,7 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
       ...fetching,
       end: () => this.#hook("onEpochEnd"),
       release: () => {
+        pool?.end();
         this.#active = undefined;
         this.#idleLater();
         settled.resolve();

@@ -206,6 +206,14 @@ export class WorkerPool {
     return promise;
   }
 
+  /**
+   * The epoch has ended: the working directory is the program's to change
+   * again until the next one begins.
+   */
+  end(): void {
+    this.#cwd = undefined;
+  }
+
   /** Fails the jobs no worker has started, of positions after `after`. */
   withdraw(after: number, reason: Error): void {
     for (const queue of [this.#queue, ...this.#queues]) {
@@ -309,11 +317,17 @@ export class WorkerPool {
    * moved back, and the epoch fails.
    */
   #movedCwd(): boolean {
-    const now = this.#cwd === undefined ? undefined : workingDirectory();
-    if (now === undefined || now === this.#cwd) return false;
-    Deno.chdir(this.#cwd!);
+    const before = this.#cwd;
+    const now = before === undefined ? undefined : workingDirectory();
+    if (now === undefined || now === before) return false;
+    let back = "moved back";
+    try {
+      Deno.chdir(before!);
+    } catch (error) {
+      back = `it could not be moved back: ${describe(error)}`;
+    }
     const error = new Error(
-      `A worker of ${this.#options.name} moved the process's working directory from "${this.#cwd}" to "${now}" (moved back): a dataset's workers must not change it, as it is the whole process's`,
+      `A worker of ${this.#options.name} moved the process's working directory from "${before}" to "${now}" (${back}): a dataset's workers must not change it, as it is the whole process's`,
     );
     this.close(error);
     this.#fatal = error;

@@ -137,11 +137,13 @@ function tinyModel(): tf.LayersModel {
 }
 
 Deno.test("fitDataset with validation keeps both datasets' workers through every epoch", async () => {
-  // Each pass takes about 500 ms (4 batches of 250 ms on 2 workers), twice
-  // idleTimeout: one dataset's pass is the other's idle gap between epochs.
-  const idleTimeout = 250;
-  await using train = new IdleThreads(4, 250, { idleTimeout });
-  await using validation = new IdleThreads(4, 250, { idleTimeout });
+  // Each pass takes about 1.5 s (4 batches of 750 ms on 2 workers), longer
+  // than idleTimeout: one dataset's pass is the other's idle gap between
+  // epochs. The gaps between passes (tfjs's own work) are idle time, so
+  // idleTimeout leaves them a second on a busy machine.
+  const idleTimeout = 1_000;
+  await using train = new IdleThreads(4, 750, { idleTimeout });
+  await using validation = new IdleThreads(4, 750, { idleTimeout });
   const model = tinyModel();
   try {
     const history = await model.fitDataset(toTfDataset(train), {
@@ -156,7 +158,7 @@ Deno.test("fitDataset with validation keeps both datasets' workers through every
   assert.equal(train.started(), 2, "the training workers were kept");
   assert.equal(validation.started(), 2, "the validation workers were kept");
   // Once no pass is in progress, idleTimeout runs for both.
-  await delay(4 * idleTimeout);
+  await delay(3 * idleTimeout);
   await collect(train.epoch());
   await collect(validation.epoch());
   assert.equal(train.started(), 4);

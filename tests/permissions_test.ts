@@ -143,7 +143,7 @@ for (const permissions of ["none", "inherit"] as const) {
         // Without read access there is no telling which deno.json Deno uses.
         assert.match(
           output,
-          /could not tell which deno\.json Deno uses, as reading .*\/deno\.json needs read access \(Deno uses the nearest one in .* or a folder above\)/,
+          /could not tell which deno\.json Deno uses, as reading .*\/deno\.json needs read access \(Deno uses the nearest one in .* or a folder above, or the root of its workspace\)/,
         );
         // Without read access the main process cannot load the workers' code.
         assert.match(

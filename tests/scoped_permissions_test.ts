@@ -107,6 +107,8 @@ const CASES: Case[] = [
   { attack: "readDotDot", scope: "read", outcome: /lacks read access to ".*\/out\.txt"/ },
   // Inside the folders, everything keeps working.
   { attack: "readInside", scope: "read", outcome: "inside" },
+  { attack: "openInside", scope: "read", outcome: "inside" },
+  { attack: "openWriteInside", scope: "write", outcome: "written" },
   { attack: "readInsideLink", scope: "read", links: { "in/alias": "a.txt" }, outcome: "inside" },
   {
     attack: "readRelativeInside",
@@ -165,6 +167,7 @@ Deno.test("PyDataset workers scoped to folders cannot read, change or create any
     const name = `${attack}, ${scope}${Object.keys(links).length ? ", with a link" : ""}`;
     await t.step(name, async () => {
       const dir = await scene(links);
+      const cwd = Deno.cwd();
       try {
         const before = await snapshot(dir);
         await using dataset = new Attacker(attack, dir, {
@@ -176,6 +179,8 @@ Deno.test("PyDataset workers scoped to folders cannot read, change or create any
         assert.ok(!result.includes("secret"), `the attack read an outside file: ${result}`);
         assert.equal(await snapshot(dir), before, "the outside files are as they were");
       } finally {
+        // A failed case must not leave the next ones in another directory.
+        if (Deno.cwd() !== cwd) Deno.chdir(cwd);
         await Deno.remove(dir, { recursive: true });
       }
     });
@@ -200,15 +205,21 @@ Deno.test("PyDataset names a path refused through .. or a symlink as given and a
       `Cannot get batch 0 of Attacker as its worker lacks read access to "${folder}/../out.txt" (that is "${dir}/out.txt"): add { read: ["${dir}/out.txt"] } to the dataset's permissions option (Requires read access to "${folder}/../out.txt" (that is "${dir}/out.txt", out of the folders the dataset's workers may read), run again with the --allow-read flag): NotCapable`,
     );
     // Another process makes a link once the epoch runs (after the folder
-    // check): the worker's guard still refuses it, and says where it leads.
-    await using late = new Attacker("lateLink", dir, { permissions: { read: [folder] } });
-    const result = attempt(late);
-    await waitFor(() => Atomics.load(late.waiting, 0) === 1, 10_000, "the worker waiting");
-    await Deno.symlink("../out.txt", `${folder}/late`);
-    assert.equal(
-      await result,
-      `Cannot get batch 0 of Attacker as its worker lacks read access to "${folder}/late" (that is "${dir}/out.txt"): add { read: ["${dir}/out.txt"] } to the dataset's permissions option (Requires read access to "${folder}/late" (that is "${dir}/out.txt", out of the folders the dataset's workers may read), run again with the --allow-read flag): NotCapable`,
-    );
+    // check): the worker's guard still refuses it, and says where it leads,
+    // through fetch too, however the scheme is written.
+    for (const how of ["readTextFile", "fetch FILE:", "fetch  file:"]) {
+      await using late = new Attacker("lateLink", dir, { permissions: { read: [folder] } });
+      late.path = how;
+      const result = attempt(late);
+      await waitFor(() => Atomics.load(late.waiting, 0) === 1, 10_000, "the worker waiting");
+      await Deno.symlink("../out.txt", `${folder}/late`);
+      assert.equal(
+        await result,
+        `Cannot get batch 0 of Attacker as its worker lacks read access to "${folder}/late" (that is "${dir}/out.txt"): add { read: ["${dir}/out.txt"] } to the dataset's permissions option (Requires read access to "${folder}/late" (that is "${dir}/out.txt", out of the folders the dataset's workers may read), run again with the --allow-read flag): NotCapable`,
+        how,
+      );
+      await Deno.remove(`${folder}/late`);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -6,6 +6,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { HOLD_WORKERS } from "../_hold_workers.ts";
 import { show } from "../_validate.ts";
 import type { PyDataset } from "../py_dataset.ts";
 import { batchToTensors, type BatchToTensorsOptions, type TfElement } from "./batch_to_tensors.ts";
@@ -186,9 +187,6 @@ async function endPass(source: object): Promise<void> {
   await pass.reader.cancel("The pass was abandoned").catch(() => {});
   pass.abort.abort(new Error("The pass was abandoned"));
 }
-
-/** The key of PyDataset's method that holds its workers (see py_dataset.ts). */
-const HOLD_WORKERS = Symbol.for("@pydataset/pydataset.holdWorkers");
 
 /** A PyDataset, whose hold returns undefined when it has no workers to keep. */
 type Holdable = { [HOLD_WORKERS]?: () => (() => void) | undefined };
