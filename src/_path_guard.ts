@@ -15,7 +15,15 @@
 
 import { EventEmitter } from "node:events";
 import { Worker as NodeWorker } from "node:worker_threads";
-import { absolute, inside, normalize, resolvePath, type Resolver, separator } from "./_paths.ts";
+import {
+  absolute,
+  inside,
+  normalize,
+  resolvePath,
+  type Resolver,
+  separator,
+  workingDirectory,
+} from "./_paths.ts";
 import { hrefOf, pathOf, type PathScopes } from "./_path_scopes.ts";
 
 type Kind = "read" | "write";
@@ -70,7 +78,7 @@ export function guardWorker(scopes: PathScopes | undefined): void {
   });
   refuseNestedWorkers();
   if (!scopes) return;
-  const guard = new Guard(scopes, Deno.cwd, {
+  const guard = new Guard(scopes, {
     realPathSync: Deno.realPathSync,
     lstatSync: Deno.lstatSync,
   });
@@ -106,12 +114,10 @@ export function guardWorker(scopes: PathScopes | undefined): void {
 /** Checks paths against the scopes and returns them resolved. */
 class Guard {
   #scopes: PathScopes;
-  #cwd: () => string;
   #resolver: Resolver;
 
-  constructor(scopes: PathScopes, cwd: () => string, resolver: Resolver) {
+  constructor(scopes: PathScopes, resolver: Resolver) {
     this.#scopes = scopes;
-    this.#cwd = cwd;
     this.#resolver = resolver;
   }
 
@@ -121,7 +127,7 @@ class Guard {
   }
 
   /**
-   * `path` resolved and rooted in the declared folder it lies in (Deno
+   * The path `value` names, resolved and rooted in the declared folder it lies in (Deno
    * checks that as written); throws when it lies in none. Paths of
    * unscoped kinds, and values that are no path, are returned as they are.
    */
@@ -151,13 +157,13 @@ class Guard {
     return passed;
   }
 
-  /** The working directory now: another thread may have moved it. */
+  /**
+   * The working directory now, as another thread may have moved it; where
+   * the workers were made when it cannot be read (nothing relative can be
+   * read there then).
+   */
   #here(): string {
-    try {
-      return this.#cwd();
-    } catch {
-      return this.#scopes.cwd; // no read access to it, so nothing relative can be read there
-    }
+    return workingDirectory() ?? this.#scopes.cwd;
   }
 }
 
