@@ -44,7 +44,7 @@ export function join(folder: string, name: string): string {
 }
 
 /** The folder that holds `path` (itself for the root). */
-export function parent(path: string): string {
+function parent(path: string): string {
   const cut = path.lastIndexOf(separator());
   return cut <= 0 ? path.slice(0, cut + 1) || separator() : path.slice(0, cut);
 }
