@@ -84,10 +84,8 @@ async function refuseLinkedRoot(root: Root, name: string): Promise<void> {
 /** The roots that lie under no other root: walking them covers the rest. */
 function outermost(roots: Root[]): Root[] {
   return roots.filter((root, i) =>
-    !roots.some((other, j) =>
-      j !== i && inside(root.real, other.real) && other.real !== root.real
-    ) &&
-    roots.findIndex((other) => other.real === root.real) === i
+    roots.findIndex((other) => other.real === root.real) === i &&
+    !roots.some((other) => other.real !== root.real && inside(root.real, other.real))
   );
 }
 
