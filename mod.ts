@@ -33,11 +33,11 @@
  * @module
  */
 
+export * from "./src/array_types.ts";
 export * from "./src/batch_error.ts";
+export * from "./src/epoch_cursor.ts";
 export * from "./src/epoch_stats.ts";
 export * from "./src/ndarray.ts";
 export * from "./src/options.ts";
 export * from "./src/py_dataset.ts";
-export type { EpochCursor } from "./src/epoch_cursor.ts";
-export type { Shard } from "./src/order.ts";
-export type { WorkerInfo } from "./src/worker_info.ts";
+export * from "./src/worker_info.ts";

@@ -23,3 +23,4 @@
 export * from "./src/wire/batch_response.ts";
 export * from "./src/wire/decode_batches.ts";
 export * from "./src/wire/encode_batches.ts";
+export * from "./src/wire/types.ts";

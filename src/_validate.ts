@@ -1,8 +1,9 @@
 // Validation of PyDatasetOptions, EpochOptions and a dataset's length.
 // Messages state the current value, as the house style asks.
 
+import { show } from "./_describe.ts";
 import type { EpochOptions, PyDatasetOptions, WorkerPermissions } from "./options.ts";
-import type { Shard } from "./order.ts";
+import type { Shard } from "./options.ts";
 
 /** {@linkcode PyDatasetOptions} with defaults applied and values checked. */
 export interface ResolvedOptions {
@@ -317,21 +318,4 @@ function checkModule(module: unknown, prefix: string): string {
       }`,
     );
   }
-}
-
-/** Renders a value for an error message. */
-export function show(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "bigint") return `${value}n`;
-  if (typeof value === "function") return `function ${value.name}`;
-  if (Array.isArray(value)) return `[${value.map(show).join(", ")}]`;
-  if (value instanceof URL) return value.href;
-  if (typeof value === "object" && value !== null) {
-    try {
-      return JSON.stringify(value) ?? String(value);
-    } catch {
-      return Object.prototype.toString.call(value);
-    }
-  }
-  return String(value);
 }

@@ -5,8 +5,7 @@
  * @module
  */
 
-import type { EpochProgress } from "./epoch_stream.ts";
-import type { ResumedOrder, Shard } from "./order.ts";
+import type { Shard } from "./options.ts";
 
 /**
  * Where the reader of an epoch stopped, from
@@ -60,52 +59,4 @@ export interface EpochCursor {
    * which may deliver later batches before earlier ones.
    */
   skip?: number[];
-}
-
-/** What one epoch was asked to read, and how far its reader got. */
-export interface EpochRecord {
-  epoch: number;
-  seed: number;
-  shuffle: boolean;
-  shard: Shard | undefined;
-  start: number;
-  skip: number[];
-  ordered: boolean;
-  progress: EpochProgress;
-  /** Set once the epoch's order is known. */
-  order?: ResumedOrder;
-  /** The length of the whole (sharded) order. */
-  length?: number;
-}
-
-/**
- * The cursor after `record`: the same epoch from the first position not
- * taken, or the next epoch from its start when every batch was taken.
- */
-export function cursorAfter(record: EpochRecord): EpochCursor {
-  const { epoch, seed, shuffle, shard, order, length, progress } = record;
-  const at = (start: number, skip: number[]): EpochCursor => ({
-    epoch,
-    seed,
-    shuffle,
-    ...(shard ? { shard: { ...shard } } : {}),
-    start,
-    ...(skip.length > 0 ? { skip } : {}),
-  });
-  if (!order || length === undefined) return at(record.start, record.skip);
-  let start: number;
-  let done: Set<number>;
-  if (record.ordered) {
-    start = progress.taken < order.length ? order.origin(progress.taken) : length;
-    done = new Set(record.skip);
-  } else {
-    done = new Set(record.skip);
-    for (const position of progress.delivered.slice(0, progress.taken)) {
-      done.add(order.origin(position));
-    }
-    start = record.start;
-    while (done.has(start)) start++;
-  }
-  if (start >= length) return { ...at(0, []), epoch: epoch + 1 };
-  return at(start, [...done].filter((position) => position > start).sort((a, b) => a - b));
 }

@@ -1,46 +1,12 @@
 /**
- * {@linkcode NDArray}: a dense array as a typed array and a shape, the part
- * of a batch that adapters turn into tensors.
+ * {@linkcode ndarray}: makes an {@linkcode NDArray}, checking its shape.
  *
  * @module
  */
 
-import { isTypedArray, shapeProblem } from "./_ndarray.ts";
-import { show } from "./_validate.ts";
-
-/** The typed arrays an {@linkcode NDArray} may hold. */
-export type TypedArray =
-  | Float16Array
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | Uint8Array
-  | Uint8ClampedArray
-  | Uint16Array
-  | Uint32Array;
-
-/**
- * A dense array: `data` in row-major order and its `shape`, whose sizes
- * multiply to `data.length`. It is plain data, so it crosses worker
- * boundaries (its buffer transferred) and HTTP unchanged.
- *
- * @typeParam T The typed array that holds the values.
- *
- * @example A batch of two 2×3 images
- * ```ts
- * import type { NDArray } from "@pydataset/pydataset";
- *
- * const images: NDArray<Float32Array> = { data: new Float32Array(12), shape: [2, 2, 3] };
- * ```
- */
-export interface NDArray<T extends TypedArray = TypedArray> {
-  /** The values, in row-major order. */
-  data: T;
-  /** The size of each dimension; the first is the batch dimension in a batch. */
-  shape: number[];
-}
+import { isTypedArray, shapeProblem } from "./_arrays.ts";
+import { show } from "./_describe.ts";
+import type { NDArray, TypedArray } from "./array_types.ts";
 
 /**
  * Makes an {@linkcode NDArray}, checking that `data` fills `shape` exactly.

@@ -24,8 +24,6 @@
  */
 export type WorkerPermissions = "none" | "inherit" | Deno.PermissionOptionsObject;
 
-import type { Shard } from "./order.ts";
-
 /**
  * Options for constructing a {@linkcode PyDataset}: Keras's `workers`,
  * `use_multiprocessing` and `max_queue_size`, plus the workers' permissions,
@@ -210,4 +208,40 @@ export interface EpochOptions {
    * @default {undefined}
    */
   signal?: AbortSignal;
+}
+
+/**
+ * Which slice of an epoch's order one trainer reads, for
+ * {@linkcode EpochOptions.shard}.
+ *
+ * @example Read trainer 1's third of each epoch
+ * ```ts
+ * import { PyDataset, type Shard } from "@pydataset/pydataset";
+ * import assert from "node:assert/strict";
+ *
+ * class Indices extends PyDataset<number> {
+ *   get length(): number {
+ *     return 7;
+ *   }
+ *   getItem(index: number): number {
+ *     return index;
+ *   }
+ * }
+ *
+ * const shard: Shard = { index: 1, count: 3, pad: true };
+ * const seen: number[] = [];
+ * for await (const index of new Indices().epoch({ shard })) seen.push(index);
+ * assert.deepEqual(seen, [1, 4, 0]); // padded with batch 0, as the other shards have 3
+ * ```
+ */
+export interface Shard {
+  /** This trainer's shard, from 0 to `count - 1`. */
+  index: number;
+  /** How many shards split the epoch. */
+  count: number;
+  /**
+   * Give every shard the same number of batches by repeating batches from
+   * the start of the order, as PyTorch's `DistributedSampler` does.
+   */
+  pad?: boolean;
 }

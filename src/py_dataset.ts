@@ -4,12 +4,14 @@
  * @module
  */
 
-import { checkBatch, describe, missingPermission, permissionAdvice } from "./_errors.ts";
+import { describeError as describe } from "./_describe.ts";
+import { checkBatch } from "./fetch/_policy.ts";
+import { missingPermission, permissionAdvice } from "./fetch/worker/_permission_advice.ts";
 import { HOLD_WORKERS } from "./_hold_workers.ts";
-import { inWorkerContext } from "./_worker_context.ts";
+import { inWorkerContext } from "./fetch/worker/_worker_context.ts";
 import { BatchError } from "./batch_error.ts";
 import type { EpochStats } from "./epoch_stats.ts";
-import { createEpochStream, type EpochPlan } from "./epoch_stream.ts";
+import { createEpochStream, type EpochPlan } from "./epoch/_epoch_stream.ts";
 import {
   checkLength,
   checkStart,
@@ -18,11 +20,13 @@ import {
   resolveOptions,
 } from "./_validate.ts";
 import type { EpochOptions, PyDatasetOptions } from "./options.ts";
-import { type EpochOrder, epochOrder, resumeOrder, shardOrder } from "./order.ts";
-import { ThreadFetchers } from "./_fetchers.ts";
-import { cursorAfter, type EpochCursor, type EpochRecord } from "./epoch_cursor.ts";
-import { type WorkerInfo, workerInfo } from "./worker_info.ts";
-import { WorkerPool } from "./worker_pool.ts";
+import { type EpochOrder, epochOrder, resumeOrder, shardOrder } from "./epoch/_order.ts";
+import { ThreadFetchers } from "./fetch/_thread_fetcher.ts";
+import type { EpochCursor } from "./epoch_cursor.ts";
+import { cursorAfter, type EpochRecord } from "./epoch/_cursor.ts";
+import { workerInfo } from "./epoch/_seeds.ts";
+import type { WorkerInfo } from "./worker_info.ts";
+import { WorkerPool } from "./fetch/worker/_pool.ts";
 
 /**
  * Optional epoch hooks of a {@linkcode PyDataset}. They are looked up by name

@@ -4,8 +4,6 @@
  * @module
  */
 
-import { mixSeed } from "./order.ts";
-
 /**
  * Which fetcher runs a `getItem` call, given to `getItem` as its second
  * argument and to the `onWorkerStart` hook: a worker with
@@ -55,13 +53,4 @@ export interface WorkerInfo {
   readonly seed: number;
   /** The epoch's number. */
   readonly epoch: number;
-}
-
-/** The info of fetcher `id` of `count` in an epoch. */
-export function workerInfo(
-  id: number,
-  count: number,
-  { seed, epoch, shard }: { seed: number; epoch: number; shard: number },
-): WorkerInfo {
-  return Object.freeze({ id, count, seed: mixSeed(seed, epoch, shard, id), epoch });
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BatchError, PyDataset } from "../mod.ts";
-import { epochOrder } from "../src/order.ts";
+import { epochOrder } from "../src/epoch/_order.ts";
 import { CountedNumbers, Numbers } from "./fixtures/numbers.ts";
 import { collect, delay, MODES, within } from "./_helpers.ts";
 

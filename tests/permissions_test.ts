@@ -273,7 +273,10 @@ console.log(JSON.stringify(rows));
     ]);
     assert.equal(code, 0, output);
     assert.match(output, /\[\[0,1\],\[1,1\],\[4,1\],\[9,1\]\]/, "squares, computed in workers");
-    assert.ok(served.includes("/src/worker.ts"), "the worker runtime came over HTTP too");
+    assert.ok(
+      served.includes("/src/fetch/worker/_entry.ts"),
+      "the worker runtime came over HTTP too",
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

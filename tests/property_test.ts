@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { BatchError, type EpochOptions } from "../mod.ts";
-import { epochOrder, resumeOrder, shardOrder } from "../src/order.ts";
+import { epochOrder, resumeOrder, shardOrder } from "../src/epoch/_order.ts";
 import { CountedNumbers, type NumbersBatch } from "./fixtures/numbers.ts";
 import { waitUntilStill, within } from "./_helpers.ts";
 

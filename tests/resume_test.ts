@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { EpochCursor } from "../mod.ts";
-import { epochOrder } from "../src/order.ts";
+import { epochOrder } from "../src/epoch/_order.ts";
 import { Numbers } from "./fixtures/numbers.ts";
 import { collect, MODES, within } from "./_helpers.ts";
 

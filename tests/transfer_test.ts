@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BatchError } from "../mod.ts";
-import { prepareTransfer, reachableBuffers } from "../src/transfer.ts";
+import { prepareTransfer, reachableBuffers } from "../src/fetch/worker/_transfer.ts";
 import { Cached } from "./fixtures/cached.ts";
 import { collect, within } from "./_helpers.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readMessage } from "../src/_protocol.ts";
+import { readMessage } from "../src/fetch/worker/_protocol.ts";
 
 // A worker's own code can reach the channel to the main thread (postMessage
 // is sealed in the worker, but that is one line of defence): whatever it

@@ -6,11 +6,12 @@
  */
 
 import { AssertionError } from "node:assert";
-import { describe as describeError } from "../_errors.ts";
-import { isTypedArray } from "../_ndarray.ts";
+import { describeError } from "../_describe.ts";
+import { isTypedArray } from "../_arrays.ts";
 import { checkLength } from "../_validate.ts";
 import type { PyDataset } from "../py_dataset.ts";
-import { type WorkerInfo, workerInfo } from "../worker_info.ts";
+import { workerInfo } from "../epoch/_seeds.ts";
+import type { WorkerInfo } from "../worker_info.ts";
 
 /** Options for {@linkcode inspectDataset} and {@linkcode assertValidDataset}. */
 export interface InspectDatasetOptions<B> {

@@ -6,9 +6,9 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { isFloat16Array, isNDArray, isTypedArray, shapeProblem } from "../_ndarray.ts";
-import { show } from "../_validate.ts";
-import type { NDArray, TypedArray } from "../ndarray.ts";
+import { isFloat16Array, isNDArray, isTypedArray, shapeProblem } from "../_arrays.ts";
+import { show } from "../_describe.ts";
+import type { NDArray, TypedArray } from "../array_types.ts";
 
 /** One input or output of a model: a tensor, or a value that becomes one. */
 export type TensorSource = tf.Tensor | NDArray | TypedArray;

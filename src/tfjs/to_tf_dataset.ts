@@ -7,7 +7,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { HOLD_WORKERS } from "../_hold_workers.ts";
-import { show } from "../_validate.ts";
+import { show } from "../_describe.ts";
 import type { PyDataset } from "../py_dataset.ts";
 import { batchToTensors, type BatchToTensorsOptions, type TfElement } from "./batch_to_tensors.ts";
 

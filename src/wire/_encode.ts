@@ -1,8 +1,8 @@
 // Writing one batch as a safetensors document, shared by encodeBatches and
 // batchResponse.
 
-import { isNDArray, isTypedArray, shapeProblem } from "../_ndarray.ts";
-import type { TypedArray } from "../ndarray.ts";
+import { isNDArray, isTypedArray, shapeProblem } from "../_arrays.ts";
+import type { TypedArray } from "../array_types.ts";
 import {
   dtypeOf,
   ERROR_KEY,
@@ -13,7 +13,7 @@ import {
   STRUCTURE_KEY,
   swapBytes,
 } from "./_format.ts";
-import type { Batch, BigArray } from "./encode_batches.ts";
+import type { Batch, BigArray } from "./types.ts";
 
 interface Tensor {
   name: string;

@@ -1,8 +1,8 @@
 // The safetensors stream format: dtypes, and how a batch's structure is
 // kept. Web-standard code only: it also runs in browsers.
 
-import { isFloat16Array } from "../_ndarray.ts";
-import type { TypedArray } from "../ndarray.ts";
+import { isFloat16Array } from "../_arrays.ts";
+import type { TypedArray } from "../array_types.ts";
 
 /** A safetensors dtype and the typed array that holds it. */
 export interface DtypeInfo {
@@ -11,7 +11,7 @@ export interface DtypeInfo {
   create(buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray | BigArray;
 }
 
-import type { BigArray } from "./encode_batches.ts";
+import type { BigArray } from "./types.ts";
 
 const DTYPES: DtypeInfo[] = [
   { name: "F64", size: 8, create: (b, o, n) => new Float64Array(b, o, n) },

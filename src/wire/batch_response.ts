@@ -7,7 +7,7 @@
 
 import { decodeBatches, type DecodeBatchesOptions } from "./decode_batches.ts";
 import { encodeBatch, encodeError } from "./_encode.ts";
-import type { Batch } from "./encode_batches.ts";
+import type { Batch } from "./types.ts";
 
 /**
  * The media type of a stream of safetensors documents, one per batch, back

@@ -5,7 +5,7 @@
  */
 
 import { BatchError } from "../batch_error.ts";
-import type { NDArray } from "../ndarray.ts";
+import type { NDArray } from "../array_types.ts";
 import {
   DTYPE_BY_NAME,
   type DtypeInfo,
@@ -16,7 +16,7 @@ import {
   STRUCTURE_KEY,
   swapBytes,
 } from "./_format.ts";
-import type { Batch, BigArray } from "./encode_batches.ts";
+import type { Batch, BigArray } from "./types.ts";
 
 /** Options for {@linkcode decodeBatches}. */
 export interface DecodeBatchesOptions {

@@ -1,8 +1,8 @@
-/**
- * The batch order of an epoch: identity, or a seeded permutation.
- *
- * @module
- */
+// The batch order of an epoch: identity, or a seeded permutation; a
+// shard of it; the rest of it after a resume.
+
+import type { Shard } from "../options.ts";
+import { mixSeed, mulberry32 } from "./_seeds.ts";
 
 /** Maps positions in an epoch (0, 1, 2, ...) to batch indices. */
 export interface EpochOrder {
@@ -10,42 +10,6 @@ export interface EpochOrder {
   readonly length: number;
   /** The batch index at `position`. */
   at(position: number): number;
-}
-
-/**
- * Which slice of an epoch's order one trainer reads, for
- * {@linkcode EpochOptions.shard}.
- *
- * @example Read trainer 1's third of each epoch
- * ```ts
- * import { PyDataset, type Shard } from "@pydataset/pydataset";
- * import assert from "node:assert/strict";
- *
- * class Indices extends PyDataset<number> {
- *   get length(): number {
- *     return 7;
- *   }
- *   getItem(index: number): number {
- *     return index;
- *   }
- * }
- *
- * const shard: Shard = { index: 1, count: 3, pad: true };
- * const seen: number[] = [];
- * for await (const index of new Indices().epoch({ shard })) seen.push(index);
- * assert.deepEqual(seen, [1, 4, 0]); // padded with batch 0, as the other shards have 3
- * ```
- */
-export interface Shard {
-  /** This trainer's shard, from 0 to `count - 1`. */
-  index: number;
-  /** How many shards split the epoch. */
-  count: number;
-  /**
-   * Give every shard the same number of batches by repeating batches from
-   * the start of the order, as PyTorch's `DistributedSampler` does.
-   */
-  pad?: boolean;
 }
 
 /**
@@ -147,37 +111,4 @@ export function permutation(length: number, seed: number): Uint32Array {
     indices[j] = held;
   }
   return indices;
-}
-
-/**
- * Mixes integers (any safe integers, such as a user's seed and an epoch
- * number) into one 32-bit seed, so that nearby inputs give unrelated seeds.
- */
-export function mixSeed(...parts: number[]): number {
-  let hash = 0x9e3779b9;
-  for (const part of parts) {
-    const low = part >>> 0;
-    const high = Math.floor(part / 0x1_0000_0000) >>> 0;
-    hash = avalanche(hash ^ avalanche(low + 0x85ebca6b));
-    hash = avalanche(hash ^ avalanche(high + 0xc2b2ae35));
-  }
-  return hash;
-}
-
-function avalanche(value: number): number {
-  let x = value >>> 0;
-  x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
-  x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
-  return (x ^ (x >>> 16)) >>> 0;
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
 }

@@ -1,7 +1,8 @@
 // The messages between the main thread and a dataset's workers.
 
-import { CAUSE_DEPTH, describe, type SerializedError } from "./_errors.ts";
-import type { WorkerInfo } from "./worker_info.ts";
+import { describeError } from "../../_describe.ts";
+import { CAUSE_DEPTH, type SerializedError } from "./_serialize_error.ts";
+import type { WorkerInfo } from "../../worker_info.ts";
 
 /** Main thread → worker. */
 export type ToWorker =
@@ -40,7 +41,7 @@ export function cloneFailure(
     try {
       structuredClone(value);
     } catch (error) {
-      return { key, message: describe(error) };
+      return { key, message: describeError(error) };
     }
   }
   return undefined;

@@ -5,13 +5,15 @@
 // a worker that closes itself, exits or throws outside getItem reports it
 // instead of vanishing, which Deno's Worker would do without an event.
 
-import { checkBatch, describe, serializeError } from "./_errors.ts";
+import { describeError } from "../../_describe.ts";
+import { checkBatch } from "../_policy.ts";
+import { serializeError } from "./_serialize_error.ts";
 import type { FromWorker, ToWorker } from "./_protocol.ts";
 import { markWorkerContext } from "./_worker_context.ts";
 import { isDatasetClass, reviveDataset } from "./_revive.ts";
-import type { PyDataset, PyDatasetHooks } from "./py_dataset.ts";
-import type { WorkerInfo } from "./worker_info.ts";
-import { prepareTransfer, reachableBuffers } from "./transfer.ts";
+import type { PyDataset, PyDatasetHooks } from "../../py_dataset.ts";
+import type { WorkerInfo } from "../../worker_info.ts";
+import { prepareTransfer, reachableBuffers } from "./_transfer.ts";
 
 interface WorkerScope {
   postMessage(message: FromWorker, transfer?: Transferable[]): void;
@@ -71,7 +73,7 @@ export function serve(exports: Record<string, unknown>, name: string, module: st
     const exported = Object.keys(exports);
     const problem = typeof constructor === "function"
       ? `its export ${name} does not extend PyDataset (imported from ${
-        new URL("../mod.ts", import.meta.url).href
+        new URL("../../../mod.ts", import.meta.url).href
       })`
       : `it does not export a class named ${name}: it exports ${
         exported.length > 0 ? exported.join(", ") : "nothing"
@@ -120,7 +122,7 @@ async function startWorker(
   try {
     await hook.call(dataset, info);
   } catch (error) {
-    throw new Error(`onWorkerStart threw in worker ${info.id}: ${describe(error)}`, {
+    throw new Error(`onWorkerStart threw in worker ${info.id}: ${describeError(error)}`, {
       cause: error,
     });
   }
@@ -151,7 +153,7 @@ async function fetchBatch(
       error: serializeError(
         new TypeError(
           `The batch cannot be sent from the worker: ${
-            describe(error)
+            describeError(error)
           } (a batch may hold typed arrays, arrays, plain objects, numbers and strings, not functions or class instances with private state)`,
           { cause: error },
         ),

@@ -12,7 +12,7 @@
 
 import { absolute, inside, join, resolvePath } from "./_paths.ts";
 import type { PathScopes, Root } from "./_path_scopes.ts";
-import { describe } from "./_errors.ts";
+import { describeError } from "../../_describe.ts";
 
 /** A symlink found in a scoped folder, and why it is refused. */
 interface Link {
@@ -127,7 +127,7 @@ async function* entries(folder: string, name: string): AsyncGenerator<Deno.DirEn
 function unreadable(name: string, path: string, error: unknown): Error {
   return new Error(
     `Cannot start workers for ${name} with scoped permissions: the main process must read "${path}" to check that the workers cannot leave their folders through a symlink (${
-      describe(error)
+      describeError(error)
     })`,
     { cause: error },
   );

@@ -3,7 +3,7 @@
 // fields, and the subclass constructor never runs (only the base class's,
 // to set up its private state from the same options).
 
-import { PyDataset } from "./py_dataset.ts";
+import { PyDataset } from "../../py_dataset.ts";
 
 /** Whether `value` is a class that extends this copy of PyDataset. */
 export function isDatasetClass(value: unknown): value is typeof PyDataset {

@@ -9,14 +9,15 @@
 // batch retried once; a batch over `timeout` fails and its worker is
 // replaced.
 
-import { describe, deserializeError } from "./_errors.ts";
+import { describeError } from "../../_describe.ts";
+import { deserializeError } from "./_serialize_error.ts";
 import { checkWorkerOptions, workerOptionsError } from "./_worker_options.ts";
-import type { WorkerPermissions } from "./options.ts";
+import type { WorkerPermissions } from "../../options.ts";
 import { cloneFailure, readMessage, type ToWorker } from "./_protocol.ts";
 import { checkFolders } from "./_folder_check.ts";
 import { type PathScopes, pathScopes } from "./_path_scopes.ts";
 import { workingDirectory } from "./_paths.ts";
-import type { WorkerInfo } from "./worker_info.ts";
+import type { WorkerInfo } from "../../worker_info.ts";
 
 /** Options for {@linkcode WorkerPool}. */
 export interface WorkerPoolOptions {
@@ -73,7 +74,7 @@ function entryUrl(
   permissions: WorkerPermissions,
   scopes: PathScopes | undefined,
 ): string {
-  const runtime = new URL("./worker.ts", import.meta.url).href;
+  const runtime = new URL("./_entry.ts", import.meta.url).href;
   // Imports evaluate in order: the guard is in place before the dataset's
   // module runs its first line.
   const guard = permissions === "inherit" ? "" : `import ${JSON.stringify(guardUrl(scopes))};\n`;
@@ -304,7 +305,7 @@ export class WorkerPool {
       throw new Error(
         `Cannot start workers for ${name} with permissions ${JSON.stringify(permissions)}${
           escalation ? ": the main process must hold every permission its workers get" : ""
-        } (${describe(error)})`,
+        } (${describeError(error)})`,
         { cause: error },
       );
     }
@@ -324,7 +325,7 @@ export class WorkerPool {
     try {
       Deno.chdir(before!);
     } catch (error) {
-      back = `it could not be moved back: ${describe(error)}`;
+      back = `it could not be moved back: ${describeError(error)}`;
     }
     const error = new Error(
       `A worker of ${this.#options.name} moved the process's working directory from "${before}" to "${now}" (${back}): a dataset's workers must not change it, as it is the whole process's`,
@@ -474,7 +475,7 @@ export class WorkerPool {
   #refuse(slot: Slot, data: unknown): void {
     const error = new TypeError(
       `A worker of ${this.#options.name} sent a message that is not the pool's: ${
-        describe(data)
+        describeError(data)
       } (the dataset's code must not post messages)`,
     );
     if (!slot.loaded) {

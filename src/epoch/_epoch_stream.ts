@@ -8,8 +8,8 @@
 // fetched or requested ahead of the reader, delivers them in epoch order or,
 // unordered, as they arrive, and runs the epoch hooks once each.
 
-import type { EpochStats } from "./epoch_stats.ts";
-import type { EpochOrder } from "./order.ts";
+import type { EpochStats } from "../epoch_stats.ts";
+import type { EpochOrder } from "./_order.ts";
 
 /** What an epoch stream needs from its dataset. */
 export interface EpochPlan<B> {

@@ -1,6 +1,7 @@
-// Checks on NDArrays and typed arrays, shared by ndarray() and the adapters.
+// Checks on NDArrays and typed arrays, shared by ndarray(), the wire, the
+// adapters and the testing checks: each kind of array is told in one place.
 
-import type { NDArray, TypedArray } from "./ndarray.ts";
+import type { NDArray, TypedArray } from "./array_types.ts";
 
 /**
  * What is wrong with `shape` for `length` values, or undefined when it fits:
@@ -32,4 +33,22 @@ export function isNDArray(value: unknown): value is NDArray {
 /** Whether `value` is a Float16Array, in runtimes with or without the type. */
 export function isFloat16Array(value: unknown): value is Float16Array {
   return typeof Float16Array !== "undefined" && value instanceof Float16Array;
+}
+
+/**
+ * An array the wire carries: a {@linkcode TypedArray}, or a typed array of
+ * 64-bit integers (which tfjs cannot use, but safetensors holds).
+ */
+export type WireArray = TypedArray | BigInt64Array | BigUint64Array;
+
+/** Whether `value` is an array the wire carries ({@linkcode WireArray}). */
+export function isWireArray(value: unknown): value is WireArray {
+  return isTypedArray(value) || value instanceof BigInt64Array || value instanceof BigUint64Array;
+}
+
+/** Whether `value` looks like an NDArray of any {@linkcode WireArray}. */
+export function isWireNDArray(value: unknown): value is { data: WireArray; shape: number[] } {
+  if (typeof value !== "object" || value === null) return false;
+  const { data, shape } = value as { data?: unknown; shape?: unknown };
+  return isWireArray(data) && Array.isArray(shape);
 }

@@ -1,0 +1,55 @@
+// What an epoch was asked to read and how far its reader got, and the
+// cursor that resumes it.
+
+import type { EpochCursor } from "../epoch_cursor.ts";
+import type { Shard } from "../options.ts";
+import type { EpochProgress } from "./_epoch_stream.ts";
+import type { ResumedOrder } from "./_order.ts";
+
+/** What one epoch was asked to read, and how far its reader got. */
+export interface EpochRecord {
+  epoch: number;
+  seed: number;
+  shuffle: boolean;
+  shard: Shard | undefined;
+  start: number;
+  skip: number[];
+  ordered: boolean;
+  progress: EpochProgress;
+  /** Set once the epoch's order is known. */
+  order?: ResumedOrder;
+  /** The length of the whole (sharded) order. */
+  length?: number;
+}
+
+/**
+ * The cursor after `record`: the same epoch from the first position not
+ * taken, or the next epoch from its start when every batch was taken.
+ */
+export function cursorAfter(record: EpochRecord): EpochCursor {
+  const { epoch, seed, shuffle, shard, order, length, progress } = record;
+  const at = (start: number, skip: number[]): EpochCursor => ({
+    epoch,
+    seed,
+    shuffle,
+    ...(shard ? { shard: { ...shard } } : {}),
+    start,
+    ...(skip.length > 0 ? { skip } : {}),
+  });
+  if (!order || length === undefined) return at(record.start, record.skip);
+  let start: number;
+  let done: Set<number>;
+  if (record.ordered) {
+    start = progress.taken < order.length ? order.origin(progress.taken) : length;
+    done = new Set(record.skip);
+  } else {
+    done = new Set(record.skip);
+    for (const position of progress.delivered.slice(0, progress.taken)) {
+      done.add(order.origin(position));
+    }
+    start = record.start;
+    while (done.has(start)) start++;
+  }
+  if (start >= length) return { ...at(0, []), epoch: epoch + 1 };
+  return at(start, [...done].filter((position) => position > start).sort((a, b) => a - b));
+}
