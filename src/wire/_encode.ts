@@ -1,10 +1,12 @@
 // Writing one batch as a safetensors document, shared by encodeBatches and
-// batchResponse.
+// batchResponse: its tensors, and its structure and plain values in
+// `__metadata__`.
+// Wire code imports only src/wire/, ../array_types.ts, ../_arrays.ts,
+// ../_describe.ts and ../batch_error.ts, and no Deno API: it runs in browsers.
 
-import { isNDArray, isTypedArray, shapeProblem } from "../_arrays.ts";
-import type { TypedArray } from "../array_types.ts";
+import { isWireArray, isWireNDArray, shapeProblem, type WireArray } from "../_arrays.ts";
+import { dtypeOf } from "./_dtypes.ts";
 import {
-  dtypeOf,
   ERROR_KEY,
   excerpt,
   LITTLE_ENDIAN,
@@ -13,11 +15,12 @@ import {
   STRUCTURE_KEY,
   swapBytes,
 } from "./_format.ts";
-import type { Batch, BigArray } from "./types.ts";
+import { headerBytes } from "./_framing.ts";
+import type { Batch } from "./types.ts";
 
 interface Tensor {
   name: string;
-  data: TypedArray | BigArray;
+  data: WireArray;
   shape: number[];
 }
 
@@ -26,7 +29,7 @@ export function encodeBatch(batch: Batch): Uint8Array[] {
   const tensors: Tensor[] = [];
   const metadata: Record<string, string> = {};
   const names = new Set<string>();
-  const structure = describe(batch, [], { tensors, metadata, names });
+  const structure = structureOf(batch, [], { tensors, metadata, names });
   metadata[STRUCTURE_KEY] = JSON.stringify(structure);
 
   // Widest elements first: each tensor starts aligned to its element size.
@@ -59,17 +62,8 @@ export function encodeError(error: unknown): Uint8Array {
   return headerBytes({ __metadata__: { [ERROR_KEY]: JSON.stringify(report) } });
 }
 
-/** The length, then the JSON header padded so that data starts 8-byte aligned. */
-function headerBytes(header: Record<string, unknown>): Uint8Array {
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = json.length + ((8 - ((8 + json.length) % 8)) % 8);
-  const head = new Uint8Array(8 + padded).fill(0x20, 8 + json.length);
-  new DataView(head.buffer).setBigUint64(0, BigInt(padded), true);
-  head.set(json, 8);
-  return head;
-}
-
-function bytesOf(data: TypedArray | BigArray): Uint8Array {
+/** A tensor's bytes, little-endian: a view of its data where the machine is. */
+function bytesOf(data: WireArray): Uint8Array {
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (LITTLE_ENDIAN) return bytes;
   const copy = bytes.slice();
@@ -83,7 +77,11 @@ interface Collect {
   names: Set<string>;
 }
 
-function describe(value: Batch, path: string[], collect: Collect): Node {
+/**
+ * The structure node of `value`, at `path` in the batch, collecting its
+ * tensors and plain values (with their names) on the way.
+ */
+function structureOf(value: Batch, path: string[], collect: Collect): Node {
   const name = path.length === 0 ? "batch" : path.join(".");
   // The decoder's limit, checked here so that a batch that holds itself fails clearly too.
   if (path.length > MAX_DEPTH) {
@@ -93,12 +91,12 @@ function describe(value: Batch, path: string[], collect: Collect): Node {
       } as it nests ${path.length} levels deep, deeper than the limit of ${MAX_DEPTH}`,
     );
   }
-  if (isTypedArray(value) || value instanceof BigInt64Array || value instanceof BigUint64Array) {
+  if (isWireArray(value)) {
     claim(name, collect);
     collect.tensors.push({ name, data: value, shape: [value.length] });
     return ["t", name, flags(value, true)];
   }
-  if (isNDArray(value) || isBigNDArray(value)) {
+  if (isWireNDArray(value)) {
     const problem = shapeProblem(value.data.length, value.shape);
     if (problem) throw new TypeError(`Cannot encode ${name} as its ${problem}`);
     claim(name, collect);
@@ -106,7 +104,7 @@ function describe(value: Batch, path: string[], collect: Collect): Node {
     return ["t", name, flags(value.data, false)];
   }
   if (Array.isArray(value)) {
-    return ["a", value.map((item, i) => describe(item, [...path, String(i)], collect))];
+    return ["a", value.map((item, i) => structureOf(item, [...path, String(i)], collect))];
   }
   if (typeof value === "object" && value !== null) {
     const proto = Object.getPrototypeOf(value);
@@ -119,7 +117,7 @@ function describe(value: Batch, path: string[], collect: Collect): Node {
     }
     const record: Record<string, Node> = {};
     for (const [key, item] of Object.entries(value)) {
-      record[key] = describe(item, [...path, key], collect);
+      record[key] = structureOf(item, [...path, key], collect);
     }
     return ["o", record];
   }
@@ -161,15 +159,9 @@ function claim(name: string, { names }: Collect): void {
   names.add(name);
 }
 
-function flags(array: TypedArray | BigArray, flat: boolean): { flat?: true; clamped?: true } {
+function flags(array: WireArray, flat: boolean): { flat?: true; clamped?: true } {
   const result: { flat?: true; clamped?: true } = {};
   if (flat) result.flat = true;
   if (array instanceof Uint8ClampedArray) result.clamped = true;
   return result;
-}
-
-function isBigNDArray(value: unknown): value is { data: BigArray; shape: number[] } {
-  if (typeof value !== "object" || value === null) return false;
-  const { data, shape } = value as { data?: unknown; shape?: unknown };
-  return (data instanceof BigInt64Array || data instanceof BigUint64Array) && Array.isArray(shape);
 }

@@ -1,74 +1,8 @@
-// The safetensors stream format: dtypes, and how a batch's structure is
-// kept. Web-standard code only: it also runs in browsers.
-
-import { isFloat16Array } from "../_arrays.ts";
-import type { TypedArray } from "../array_types.ts";
-
-/** A safetensors dtype and the typed array that holds it. */
-export interface DtypeInfo {
-  name: string;
-  size: number;
-  create(buffer: ArrayBufferLike, byteOffset: number, length: number): TypedArray | BigArray;
-}
-
-import type { BigArray } from "./types.ts";
-
-const DTYPES: DtypeInfo[] = [
-  { name: "F64", size: 8, create: (b, o, n) => new Float64Array(b, o, n) },
-  { name: "I64", size: 8, create: (b, o, n) => new BigInt64Array(b, o, n) },
-  { name: "U64", size: 8, create: (b, o, n) => new BigUint64Array(b, o, n) },
-  { name: "F32", size: 4, create: (b, o, n) => new Float32Array(b, o, n) },
-  { name: "I32", size: 4, create: (b, o, n) => new Int32Array(b, o, n) },
-  { name: "U32", size: 4, create: (b, o, n) => new Uint32Array(b, o, n) },
-  { name: "F16", size: 2, create: (b, o, n) => new (float16Array())(b, o, n) },
-  { name: "I16", size: 2, create: (b, o, n) => new Int16Array(b, o, n) },
-  { name: "U16", size: 2, create: (b, o, n) => new Uint16Array(b, o, n) },
-  { name: "I8", size: 1, create: (b, o, n) => new Int8Array(b, o, n) },
-  { name: "U8", size: 1, create: (b, o, n) => new Uint8Array(b, o, n) },
-  { name: "BOOL", size: 1, create: (b, o, n) => new Uint8Array(b, o, n) },
-];
-
-/** The dtypes this format reads, by safetensors name. */
-export const DTYPE_BY_NAME: ReadonlyMap<string, DtypeInfo> = new Map(
-  DTYPES.map((dtype) => [dtype.name, dtype]),
-);
-
-/**
- * `Float16Array`, which older browsers lack (Chrome before 135, Safari
- * before 18.2): F16 data cannot be decoded there.
- */
-function float16Array(): typeof Float16Array {
-  if (typeof Float16Array === "undefined") {
-    throw new TypeError("Cannot decode F16 data as this runtime has no Float16Array");
-  }
-  return Float16Array;
-}
-
-/** The safetensors dtype of a typed array. */
-export function dtypeOf(array: TypedArray | BigArray): DtypeInfo {
-  const name = array instanceof Float64Array
-    ? "F64"
-    : array instanceof BigInt64Array
-    ? "I64"
-    : array instanceof BigUint64Array
-    ? "U64"
-    : array instanceof Float32Array
-    ? "F32"
-    : array instanceof Int32Array
-    ? "I32"
-    : array instanceof Uint32Array
-    ? "U32"
-    : isFloat16Array(array)
-    ? "F16"
-    : array instanceof Int16Array
-    ? "I16"
-    : array instanceof Uint16Array
-    ? "U16"
-    : array instanceof Int8Array
-    ? "I8"
-    : "U8"; // Uint8Array, Uint8ClampedArray
-  return DTYPE_BY_NAME.get(name)!;
-}
+// The safetensors stream format's own parts: the `__metadata__` keys of the
+// structure and of an error, the nesting limit, the structure's nodes, and
+// byte order. (Dtypes are in _dtypes.ts, framing in _framing.ts.)
+// Wire code imports only src/wire/, ../array_types.ts, ../_arrays.ts,
+// ../_describe.ts and ../batch_error.ts, and no Deno API: it runs in browsers.
 
 /**
  * The key in `__metadata__` that holds the batch's structure, so that a

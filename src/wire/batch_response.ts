@@ -34,6 +34,16 @@ export const MEDIA_TYPE = "application/vnd.pydataset.safetensors-stream";
  * @param init Status and headers; `content-type` is set.
  * @returns The response.
  *
+ * @example Stream two batches
+ * ```ts
+ * import { batchResponse, MEDIA_TYPE } from "@pydataset/pydataset/wire";
+ * import assert from "node:assert/strict";
+ *
+ * const response = batchResponse(ReadableStream.from([[Int32Array.of(1)], [Int32Array.of(2)]]));
+ * assert.equal(response.headers.get("content-type"), MEDIA_TYPE);
+ * await response.body?.cancel();
+ * ```
+ *
  * @example Serve an epoch per request
  * ```ts ignore
  * import { batchResponse } from "@pydataset/pydataset/wire";
@@ -79,6 +89,15 @@ function encodedBody(batches: ReadableStream<Batch>): ReadableStream<Uint8Array>
  * @returns The batches.
  * @throws {Error} The response is not ok (its status says why).
  * @throws {TypeError} The response has another media type, or no body.
+ *
+ * @example Read a response back
+ * ```ts
+ * import { batchesFromResponse, batchResponse } from "@pydataset/pydataset/wire";
+ * import assert from "node:assert/strict";
+ *
+ * const response = batchResponse(ReadableStream.from([{ id: 7, ok: true }]));
+ * assert.deepEqual(await Array.fromAsync(batchesFromResponse(response)), [{ id: 7, ok: true }]);
+ * ```
  *
  * @example Train from a remote dataset
  * ```ts ignore

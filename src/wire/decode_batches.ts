@@ -4,21 +4,28 @@
  * @module
  */
 
-import { BatchError } from "../batch_error.ts";
-import type { NDArray } from "../array_types.ts";
-import {
-  DTYPE_BY_NAME,
-  type DtypeInfo,
-  ERROR_KEY,
-  excerpt,
-  LITTLE_ENDIAN,
-  MAX_DEPTH,
-  STRUCTURE_KEY,
-  swapBytes,
-} from "./_format.ts";
-import type { Batch, BigArray } from "./types.ts";
+import { Bytes } from "./_byte_queue.ts";
+import { type Header, headerLength, parseHeader, tensorsOf } from "./_framing.ts";
+import { rebuildBatch } from "./_structure.ts";
+import type { Batch } from "./types.ts";
 
-/** Options for {@linkcode decodeBatches}. */
+/**
+ * Options for {@linkcode decodeBatches}.
+ *
+ * @example Refuse headers over 1 KiB
+ * ```ts
+ * import { decodeBatches, type DecodeBatchesOptions } from "@pydataset/pydataset/wire";
+ * import assert from "node:assert/strict";
+ *
+ * const options: DecodeBatchesOptions = { maxHeaderBytes: 1024 };
+ * const length = new Uint8Array(8);
+ * new DataView(length.buffer).setBigUint64(0, 2048n, true);
+ * await assert.rejects(
+ *   Array.fromAsync(ReadableStream.from([length]).pipeThrough(decodeBatches(options))),
+ *   RangeError,
+ * );
+ * ```
+ */
 export interface DecodeBatchesOptions {
   /**
    * The longest header accepted, in bytes: a longer one errors the stream
@@ -75,57 +82,67 @@ export function decodeBatches(
       `Cannot decode batches as maxHeaderBytes must be a positive integer: current value is ${maxHeaderBytes}`,
     );
   }
-  const input = new Bytes();
-  let documents = 0;
-  let header: Header | undefined;
+  const reader = new DocumentReader(maxHeaderBytes);
   const decoder = new TransformStream<Uint8Array, Batch | Failure>({
     transform(chunk, controller) {
+      const step = () => reader.read(chunk, (batch) => controller.enqueue(batch));
       // Terminating closes the readable side after what it holds, and cancels the input.
-      if (failed(controller, () => decode(chunk, controller))) controller.terminate();
+      if (failed(controller, step)) controller.terminate();
     },
     flush(controller) {
-      failed(controller, finish);
+      failed(controller, () => reader.finish());
     },
   });
   return { writable: decoder.writable, readable: decoder.readable.pipeThrough(raiseFailure()) };
+}
 
-  function decode(
-    chunk: Uint8Array,
-    controller: TransformStreamDefaultController<Batch | Failure>,
-  ): void {
+/**
+ * Documents read from chunks as they come: the bytes not yet decoded, and a
+ * header read ahead of its data.
+ */
+class DocumentReader {
+  readonly #maxHeaderBytes: number;
+  readonly #input = new Bytes();
+  /** The documents decoded so far: the index of the next. */
+  #documents = 0;
+  #header: Header | undefined;
+
+  constructor(maxHeaderBytes: number) {
+    this.#maxHeaderBytes = maxHeaderBytes;
+  }
+
+  /** Takes in a chunk and hands each batch it completes to `enqueue`. */
+  read(chunk: Uint8Array, enqueue: (batch: Batch) => void): void {
     if (!(chunk instanceof Uint8Array)) {
       throw new TypeError(
         `Cannot decode batches from a chunk that is not a Uint8Array: current value is ${typeof chunk}`,
       );
     }
+    const input = this.#input;
     input.push(chunk);
     while (true) {
-      if (!header) {
+      if (!this.#header) {
         if (input.length < 8) return;
-        const announced = input.peekLength();
-        if (announced > BigInt(maxHeaderBytes)) {
-          throw new RangeError(
-            `Cannot decode batch ${documents} as its header is ${announced} bytes long, over the limit of ${maxHeaderBytes}`,
-          );
-        }
-        const length = Number(announced);
+        const length = headerLength(input.peekLength(), this.#maxHeaderBytes, this.#documents);
         if (input.length < 8 + length) return;
         input.take(8);
-        header = parseHeader(input.take(length).bytes, documents);
+        this.#header = parseHeader(input.take(length), this.#documents);
       }
-      if (input.length < header.dataLength) return;
-      const data = input.take(header.dataLength);
-      controller.enqueue(buildBatch(header, data, documents));
-      header = undefined;
-      documents++;
+      if (input.length < this.#header.dataLength) return;
+      const tensors = tensorsOf(this.#header, input.take(this.#header.dataLength));
+      enqueue(rebuildBatch(tensors, this.#header.metadata, this.#documents));
+      this.#header = undefined;
+      this.#documents++;
     }
   }
 
-  function finish(): void {
-    if (header || input.length > 0) {
+  /** Checks that the stream ended between documents. */
+  finish(): void {
+    const header = this.#header;
+    if (header || this.#input.length > 0) {
       const expected = header ? `${header.dataLength} bytes of data` : "a header";
       throw new TypeError(
-        `Cannot decode batch ${documents} as the stream ended within it: ${input.length} bytes left where ${expected} ${
+        `Cannot decode batch ${this.#documents} as the stream ended within it: ${this.#input.length} bytes left where ${expected} ${
           header ? "were" : "was"
         } due`,
       );
@@ -170,370 +187,3 @@ function raiseFailure(): TransformStream<Batch | Failure, Batch> {
     },
   });
 }
-
-interface TensorEntry {
-  name: string;
-  dtype: DtypeInfo;
-  shape: number[];
-  begin: number;
-  end: number;
-}
-
-interface Header {
-  tensors: TensorEntry[];
-  metadata: Record<string, string>;
-  dataLength: number;
-}
-
-function parseHeader(bytes: Uint8Array, document: number): Header {
-  const where = `batch ${document}`;
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (error) {
-    throw new TypeError(
-      `Cannot decode ${where} as its header is not JSON: ${(error as Error).message}`,
-    );
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) {
-    throw new TypeError(`Cannot decode ${where} as its header is not a JSON object`);
-  }
-  const { __metadata__: metadata = {}, ...entries } = json as Record<string, unknown>;
-  if (
-    typeof metadata !== "object" || metadata === null || Array.isArray(metadata) ||
-    Object.values(metadata).some((value) => typeof value !== "string")
-  ) {
-    throw new TypeError(`Cannot decode ${where} as its __metadata__ is not a map of strings`);
-  }
-  const tensors = Object.entries(entries).map(([name, entry]) => tensorEntry(name, entry, where));
-  // The data section is exactly covered by the tensors: no holes, no overlaps.
-  const sorted = [...tensors].sort((a, b) => a.begin - b.begin || a.end - b.end);
-  let covered = 0;
-  for (const tensor of sorted) {
-    if (tensor.begin !== covered) {
-      throw new TypeError(
-        `Cannot decode ${where} as the offsets of ${tensor.name} start at ${tensor.begin}, where the data so far ends at ${covered} (offsets must cover the data without holes or overlaps)`,
-      );
-    }
-    covered = tensor.end;
-  }
-  return { tensors, metadata: metadata as Record<string, string>, dataLength: covered };
-}
-
-function tensorEntry(name: string, entry: unknown, where: string): TensorEntry {
-  const { dtype, shape, data_offsets: offsets } = (entry ?? {}) as Record<string, unknown>;
-  const info = typeof dtype === "string" ? DTYPE_BY_NAME.get(dtype) : undefined;
-  if (!info) {
-    throw new TypeError(
-      `Cannot decode ${where} as ${name} has an unknown dtype: current value is ${
-        JSON.stringify(dtype)
-      } (known: ${[...DTYPE_BY_NAME.keys()].join(", ")})`,
-    );
-  }
-  if (!Array.isArray(shape) || !shape.every((n) => Number.isSafeInteger(n) && n >= 0)) {
-    throw new TypeError(
-      `Cannot decode ${where} as the shape of ${name} is not a list of sizes: current value is ${
-        JSON.stringify(shape)
-      }`,
-    );
-  }
-  if (
-    !Array.isArray(offsets) || offsets.length !== 2 ||
-    !offsets.every((n) => Number.isSafeInteger(n) && n >= 0) || offsets[0] > offsets[1]
-  ) {
-    throw new TypeError(
-      `Cannot decode ${where} as the data_offsets of ${name} are not [begin, end]: current value is ${
-        JSON.stringify(offsets)
-      }`,
-    );
-  }
-  const [begin, end] = offsets as [number, number];
-  const size = (shape as number[]).reduce((a, b) => a * b, 1) * info.size;
-  if (end - begin !== size) {
-    throw new TypeError(
-      `Cannot decode ${where} as the data_offsets of ${name} span ${
-        end - begin
-      } bytes, but ${info.name} of shape [${shape.join(", ")}] needs ${size}`,
-    );
-  }
-  return { name, dtype: info, shape: shape as number[], begin, end };
-}
-
-function buildBatch(header: Header, data: Slice, document: number): Batch {
-  const tensors = new Map<string, NDArray | { data: BigArray; shape: number[] }>();
-  for (const { name, dtype, shape, begin, end } of header.tensors) {
-    const count = shape.reduce((a, b) => a * b, 1);
-    const offset = data.bytes.byteOffset + begin;
-    let array;
-    if (offset % dtype.size === 0 && LITTLE_ENDIAN) {
-      array = dtype.create(data.bytes.buffer, offset, count);
-    } else {
-      // Misaligned for its type (or big-endian): copy into a buffer of its own.
-      const copy = data.bytes.slice(begin, end);
-      if (!LITTLE_ENDIAN) swapBytes(copy, dtype.size);
-      array = dtype.create(copy.buffer, 0, count);
-    }
-    tensors.set(name, { data: array as NDArray["data"], shape });
-  }
-  const where = `batch ${document}`;
-  const failure = header.metadata[ERROR_KEY];
-  if (failure !== undefined) throw remoteError(failure, where);
-  const structure = header.metadata[STRUCTURE_KEY];
-  if (structure === undefined) return fromNames(tensors, header.metadata, where);
-  let node: unknown;
-  try {
-    node = JSON.parse(structure);
-  } catch (error) {
-    throw new TypeError(
-      `Cannot decode ${where} as its ${STRUCTURE_KEY} is not JSON: ${(error as Error).message}`,
-    );
-  }
-  const used = new Set<string>();
-  const batch = rebuild(node, tensors, used, where, 0);
-  const unused = [...tensors.keys()].filter((name) => !used.has(name));
-  if (unused.length > 0) {
-    throw new TypeError(
-      `Cannot decode ${where} as its ${STRUCTURE_KEY} leaves out tensors ${unused.join(", ")}`,
-    );
-  }
-  return batch;
-}
-
-/**
- * The error a writer sent in place of a batch: a `BatchError` when it names
- * its batch, else an `Error` of the same name.
- */
-function remoteError(text: string, where: string): Error {
-  let report: { name?: unknown; message?: unknown; index?: unknown; cause?: unknown };
-  try {
-    report = JSON.parse(text);
-  } catch {
-    report = { message: text };
-  }
-  const message = typeof report.message === "string" ? report.message : text;
-  const { name, message: causeMessage } = (report.cause ?? {}) as Record<string, unknown>;
-  const cause = typeof causeMessage === "string"
-    ? Object.assign(new Error(causeMessage), { name: String(name ?? "Error") })
-    : undefined;
-  const options = cause ? { cause } : {};
-  if (Number.isSafeInteger(report.index)) {
-    return new BatchError(report.index as number, message, options);
-  }
-  const error = new Error(`The writer failed at ${where}: ${message}`, options);
-  if (typeof report.name === "string") error.name = report.name;
-  return error;
-}
-
-/** Rebuilds a batch from the structure `encodeBatches` recorded. */
-function rebuild(
-  node: unknown,
-  tensors: Map<string, NDArray | { data: BigArray; shape: number[] }>,
-  used: Set<string>,
-  where: string,
-  depth: number,
-): Batch {
-  const bad = (why: string): never => {
-    throw new TypeError(`Cannot decode ${where} as its ${STRUCTURE_KEY} ${why}`);
-  };
-  if (depth > MAX_DEPTH) bad(`nests deeper than ${MAX_DEPTH} levels`);
-  if (!Array.isArray(node)) return bad(`has a node that is not a list: ${JSON.stringify(node)}`);
-  const [kind, value, flags] = node as [unknown, unknown, { flat?: boolean; clamped?: boolean }?];
-  switch (kind) {
-    case "t": {
-      const tensor = typeof value === "string" ? tensors.get(value) : undefined;
-      if (!tensor) return bad(`names a tensor the header lacks: ${JSON.stringify(value)}`);
-      if (used.has(value as string)) return bad(`names tensor ${value} twice`);
-      used.add(value as string);
-      const data = flags?.clamped && tensor.data instanceof Uint8Array
-        ? new Uint8ClampedArray(tensor.data.buffer, tensor.data.byteOffset, tensor.data.length)
-        : tensor.data;
-      return flags?.flat ? data : { data, shape: tensor.shape } as Batch;
-    }
-    case "a":
-      if (!Array.isArray(value)) return bad("has an array node without items");
-      return value.map((child) => rebuild(child, tensors, used, where, depth + 1));
-    case "o": {
-      if (typeof value !== "object" || value === null || Array.isArray(value)) {
-        return bad("has a record node without entries");
-      }
-      const record: Record<string, Batch> = {};
-      for (const [key, child] of Object.entries(value)) {
-        define(record, key, rebuild(child, tensors, used, where, depth + 1));
-      }
-      return record;
-    }
-    case "v":
-      if (value !== null && !["string", "number", "boolean"].includes(typeof value)) {
-        return bad(`has a value node that holds ${JSON.stringify(value)}`);
-      }
-      return value as Batch;
-    case "n":
-      if (value !== "NaN" && value !== "Infinity" && value !== "-Infinity") {
-        return bad(`has a number node that holds ${JSON.stringify(value)}`);
-      }
-      return Number(value);
-    case "b":
-      if (typeof value !== "string" || !/^-?\d+$/.test(value)) {
-        return bad(`has a bigint node that holds ${JSON.stringify(value)}`);
-      }
-      return BigInt(value);
-    case "u":
-      return undefined;
-    default:
-      return bad(`has a node of unknown kind ${JSON.stringify(kind)}`);
-  }
-}
-
-/**
- * A document from another writer, rebuilt from its names as the format
- * names places: `"0"`, `"1"`, ... make an array, other keys a record, and
- * `.` nests (`"0.image"`). `__metadata__` values join at their names, read
- * as JSON where they are JSON and as strings otherwise.
- */
-function fromNames(
-  tensors: Map<string, NDArray | { data: BigArray; shape: number[] }>,
-  metadata: Record<string, string>,
-  where: string,
-): Batch {
-  const root: Tree = new Map();
-  const place = (name: string, leaf: Batch, kind: string) => {
-    const path = name.split(".");
-    if (path.length > MAX_DEPTH) {
-      throw new TypeError(
-        `Cannot decode ${where} as the ${kind} ${
-          excerpt(name)
-        } nests ${path.length} levels deep, deeper than the limit of ${MAX_DEPTH}`,
-      );
-    }
-    let tree = root;
-    for (const [i, key] of path.entries()) {
-      const last = i === path.length - 1;
-      const existing = tree.get(key);
-      if (last ? existing !== undefined : existing !== undefined && !(existing instanceof Map)) {
-        throw new TypeError(
-          `Cannot decode ${where} as the names ${JSON.stringify(name)} and ${
-            JSON.stringify(path.slice(0, i + 1).join("."))
-          } collide`,
-        );
-      }
-      if (last) tree.set(key, leaf);
-      else {
-        if (existing === undefined) tree.set(key, new Map());
-        tree = tree.get(key) as Tree;
-      }
-    }
-  };
-  for (const [name, tensor] of tensors) place(name, tensor as Batch, "tensor name");
-  for (const [name, text] of Object.entries(metadata)) {
-    place(name, parseValue(text), "__metadata__ key");
-  }
-  return fromTree(root);
-}
-
-type Tree = Map<string, Batch | Tree>;
-
-function fromTree(tree: Tree): Batch {
-  const keys = [...tree.keys()];
-  const isArray = keys.length > 0 && keys.every((key, i) => key === String(i));
-  if (isArray) return keys.map((key) => child(tree.get(key)!));
-  const record: Record<string, Batch> = {};
-  for (const [key, value] of tree) define(record, key, child(value));
-  return record;
-}
-
-function child(value: Batch | Tree): Batch {
-  return value instanceof Map ? fromTree(value) : value;
-}
-
-function parseValue(text: string): Batch {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-/** Sets an own property, even one named like `__proto__` or `toString`. */
-function define(record: Record<string, Batch>, key: string, value: Batch): void {
-  Object.defineProperty(record, key, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
-}
-
-/** A run of bytes, and whether it lies in one received chunk. */
-interface Slice {
-  bytes: Uint8Array;
-}
-
-/**
- * Received chunks, consumed from the front without copying when possible.
- * Consumed chunks are dropped by moving an index, not by shifting the
- * array, so that many tiny chunks cost linear time.
- */
-class Bytes {
-  #chunks: Uint8Array[] = [];
-  /** The first chunk not yet fully consumed. */
-  #head = 0;
-  #length = 0;
-
-  get length(): number {
-    return this.#length;
-  }
-
-  push(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
-    if (this.#head > 1024 && this.#head * 2 > this.#chunks.length) {
-      this.#chunks = this.#chunks.slice(this.#head);
-      this.#head = 0;
-    }
-    this.#chunks.push(chunk);
-    this.#length += chunk.length;
-  }
-
-  /** The 8-byte little-endian header length at the front. */
-  peekLength(): bigint {
-    const first = this.#chunks[this.#head]!;
-    const head = first.length >= 8 ? first : this.#copy(8, false);
-    return new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
-  }
-
-  /** Removes `n` bytes from the front: a view if they lie in one chunk. */
-  take(n: number): Slice {
-    if (n === 0) return { bytes: new Uint8Array(0) };
-    const first = this.#chunks[this.#head]!;
-    if (first.length >= n) {
-      this.#consume(first, n);
-      this.#length -= n;
-      return { bytes: first.subarray(0, n) };
-    }
-    return { bytes: this.#copy(n, true) };
-  }
-
-  #consume(first: Uint8Array, n: number): void {
-    if (first.length === n) this.#chunks[this.#head++] = EMPTY;
-    else this.#chunks[this.#head] = first.subarray(n);
-  }
-
-  /** Copies `n` bytes from the front into a new buffer, removing them if asked. */
-  #copy(n: number, remove: boolean): Uint8Array {
-    const bytes = new Uint8Array(n);
-    let filled = 0;
-    for (let index = this.#head; filled < n; index++) {
-      const chunk = this.#chunks[index]!;
-      const part = chunk.subarray(0, Math.min(chunk.length, n - filled));
-      bytes.set(part, filled);
-      filled += part.length;
-      if (remove) {
-        if (part.length === chunk.length) this.#chunks[this.#head++] = EMPTY;
-        else this.#chunks[this.#head] = chunk.subarray(part.length);
-      }
-    }
-    if (remove) this.#length -= n;
-    return bytes;
-  }
-}
-
-const EMPTY = new Uint8Array(0);
