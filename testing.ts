@@ -24,4 +24,6 @@
  * @module
  */
 
+export * from "./src/testing/assert_valid_dataset.ts";
+export * from "./src/testing/dataset_report.ts";
 export * from "./src/testing/inspect_dataset.ts";

@@ -31,16 +31,16 @@
 
 import jpeg from "jpeg-js";
 import UPNG from "upng-js";
-import { PyDataset, type PyDatasetHooks, type PyDatasetOptions } from "../mod.ts";
-
-/** A dense array: `data` in row-major order, and its `shape`. */
-export interface Tensor<T> {
-  data: T;
-  shape: number[];
-}
+import {
+  type NDArray,
+  ndarray,
+  PyDataset,
+  type PyDatasetHooks,
+  type PyDatasetOptions,
+} from "../mod.ts";
 
 /** One batch: images `[n, size, size, 3]` in [0, 1], and labels `[n]`. */
-export type ImageBatch = [Tensor<Float32Array>, Tensor<Int32Array>];
+export type ImageBatch = [NDArray<Float32Array>, NDArray<Int32Array>];
 
 /**
  * Image files and their labels, in batches of decoded, resized images.
@@ -48,7 +48,9 @@ export type ImageBatch = [Tensor<Float32Array>, Tensor<Int32Array>];
  * Beyond the Keras example, it shuffles which images go into which batch,
  * with the Keras idiom: `onEpochEnd` reorders `this.indices`, and the
  * workers get the new order next epoch (shuffling in `epoch()` only reorders
- * whole batches).
+ * whole batches). Its state is all in public fields: a worker's copy of
+ * the dataset is made without running its constructor, so it would have no
+ * `#private` fields.
  */
 export class ImageFiles extends PyDataset<ImageBatch> implements PyDatasetHooks {
   /** The order of the samples: batch i holds `indices[i * batchSize ..]`. */
@@ -60,7 +62,8 @@ export class ImageFiles extends PyDataset<ImageBatch> implements PyDatasetHooks 
   reshuffle = true;
   /** `getItem` calls so far, in all its workers (shared memory): a server reports it. */
   calls: Int32Array = new Int32Array(new SharedArrayBuffer(4));
-  #seed = 1;
+  /** The seed of the next {@linkcode ImageFiles.shuffleSamples}: each call mixes anew. */
+  shuffleSeed = 1;
 
   constructor(
     public x: string[],
@@ -92,14 +95,14 @@ export class ImageFiles extends PyDataset<ImageBatch> implements PyDatasetHooks 
       labels[i - low] = this.y[sample]!;
     }
     return [
-      { data: images, shape: [high - low, this.size, this.size, 3] },
-      { data: labels, shape: [high - low] },
+      ndarray(images, [high - low, this.size, this.size, 3]),
+      ndarray(labels, [high - low]),
     ];
   }
 
   /** Mixes the samples across batches (seeded), e.g. before the first epoch. */
   shuffleSamples(): void {
-    let state = this.#seed++;
+    let state = this.shuffleSeed++;
     const random = () => {
       state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
       return state / 0x1_0000_0000;

@@ -19,9 +19,6 @@ export type TensorSource = tf.Tensor | NDArray | TypedArray;
  */
 export type BatchPart<T = TensorSource> = T | T[] | Record<string, T>;
 
-/** A batch in one of the layouts {@linkcode batchToTensors} converts. */
-export type TensorBatch = [BatchPart, BatchPart] | { xs: BatchPart; ys: BatchPart };
-
 /** What `model.fitDataset` trains on: inputs `xs` and targets `ys`. */
 export interface TfElement {
   /** The model's inputs. */
@@ -139,7 +136,7 @@ function layout(batch: unknown): { xs: unknown; ys: unknown } {
   }
   throw new TypeError(
     `Cannot convert the batch to tensors as it is neither [x, y] nor { xs, ys }: current value is ${
-      describeBatch(batch)
+      outline(batch)
     } (map other layouts with the toTensors option)`,
   );
 }
@@ -171,7 +168,7 @@ function requireLeaf(value: unknown, name: string): Leaf {
   if (!leaf) {
     throw new TypeError(
       `Cannot convert ${name} to a tensor as it is not an NDArray, a typed array or a tensor: current value is ${
-        describeBatch(value)
+        outline(value)
       }`,
     );
   }
@@ -245,7 +242,12 @@ function values(
   return [Int32Array.from(data), "int32"];
 }
 
-function describeBatch(value: unknown): string {
+/**
+ * What kind of value a batch or a part is, for a message: an array's
+ * length, a typed array's name or an object's keys, not its contents
+ * (which `show` would print in full); `show(value)` for anything else.
+ */
+function outline(value: unknown): string {
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (isTypedArray(value)) return value.constructor.name;
   if (typeof value === "object" && value !== null) {

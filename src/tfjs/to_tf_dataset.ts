@@ -2,6 +2,9 @@
  * {@linkcode toTfDataset}: a `PyDataset`, or any stream of batches, as a
  * TensorFlow.js `tf.data.Dataset` for `model.fitDataset`.
  *
+ * The files of `src/tfjs` may import only `@tensorflow/tfjs`, the public
+ * types, `src/_describe.ts`, `src/_arrays.ts` and `src/_hold_workers.ts`.
+ *
  * @module
  */
 

@@ -1,0 +1,19 @@
+// The epoch the checks read batches as: unshuffled, with a fixed seed, so
+// that the main thread's getItem calls and the workers' get the same infos.
+
+import { workerInfo } from "../epoch/_seeds.ts";
+import type { PyDataset } from "../py_dataset.ts";
+import type { WorkerInfo } from "../worker_info.ts";
+
+/**
+ * The seed and number of the epoch that worker batches are read in: the
+ * main thread's calls get the same fetcher infos, so a `getItem` that uses
+ * `info.seed` gives the same batches in both.
+ */
+export const CHECK_EPOCH = { seed: 0, epoch: 0 };
+
+/** The info of the fetcher that reads `index` in the unshuffled check epoch. */
+export function infoFor(dataset: PyDataset<unknown>, index: number): WorkerInfo {
+  const { workers } = dataset;
+  return workerInfo(index % workers, workers, { ...CHECK_EPOCH, shard: 0 });
+}
