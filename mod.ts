@@ -40,4 +40,5 @@ export * from "./src/epoch_stats.ts";
 export * from "./src/ndarray.ts";
 export * from "./src/options.ts";
 export * from "./src/py_dataset.ts";
+export * from "./src/py_dataset_hooks.ts";
 export * from "./src/worker_info.ts";

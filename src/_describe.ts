@@ -1,5 +1,8 @@
 // Describing values for error messages: what was thrown, and values
 // given where another was expected. It never throws.
+//
+// The src/_*.ts helpers are the base every layer shares: they import only
+// the public types at the top of src/ and each other.
 
 /**
  * A short description of any thrown value: an error's message, a string, or

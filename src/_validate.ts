@@ -1,9 +1,15 @@
-// Validation of PyDatasetOptions, EpochOptions and a dataset's length.
+// Validation of PyDatasetOptions, EpochOptions, BatchOptions and a
+// dataset's length.
 // Messages state the current value, as the house style asks.
 
 import { show } from "./_describe.ts";
-import type { EpochOptions, PyDatasetOptions, WorkerPermissions } from "./options.ts";
-import type { Shard } from "./options.ts";
+import type {
+  BatchOptions,
+  EpochOptions,
+  PyDatasetOptions,
+  Shard,
+  WorkerPermissions,
+} from "./options.ts";
 
 /** {@linkcode PyDatasetOptions} with defaults applied and values checked. */
 export interface ResolvedOptions {
@@ -106,28 +112,63 @@ export function resolveEpochOptions(
       `${prefix} shuffle must be a boolean: current value is ${show(shuffle)}`,
     );
   }
-  if (seed !== undefined) {
-    if (typeof seed !== "number") {
-      throw new TypeError(
-        `${prefix} seed must be an integer: current value is ${show(seed)}`,
-      );
-    }
-    if (!Number.isSafeInteger(seed)) {
-      throw new RangeError(
-        `${prefix} seed must be a safe integer: current value is ${seed}`,
-      );
-    }
-  }
+  checkSeed(seed, prefix);
   if (epoch !== undefined) checkInteger(epoch, 0, `${prefix} epoch`);
   const checkedShard = shard === undefined ? undefined : checkShard(shard, prefix);
   checkInteger(start, 0, `${prefix} start`);
   checkSkip(skip, start, prefix);
+  checkSignal(signal, prefix);
+  return { shuffle, seed, signal, epoch, shard: checkedShard, start, skip: [...skip] };
+}
+
+/** {@linkcode BatchOptions} with defaults applied and values checked. */
+export type ResolvedBatchOptions = BatchOptions & { epoch: number };
+
+/**
+ * Checks a single batch's index and options.
+ *
+ * @throws {TypeError} A value of the wrong type.
+ * @throws {RangeError} An index outside the dataset, or a bad seed or epoch.
+ */
+export function resolveBatchOptions(
+  index: unknown,
+  length: number,
+  options: BatchOptions,
+  name: string,
+): ResolvedBatchOptions {
+  const prefix = `Cannot fetch a batch of ${name} as`;
+  checkInteger(index, 0, `${prefix} its index`);
+  if (index >= length) {
+    throw new RangeError(
+      `${prefix} its index must be less than the length, ${length}: current value is ${index}`,
+    );
+  }
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`${prefix} options must be an object: current value is ${show(options)}`);
+  }
+  const { epoch = 0, seed, signal } = options;
+  checkInteger(epoch, 0, `${prefix} epoch`);
+  checkSeed(seed, prefix);
+  checkSignal(signal, prefix);
+  return { epoch, seed, signal };
+}
+
+function checkSeed(seed: unknown, prefix: string): void {
+  if (seed === undefined) return;
+  if (typeof seed !== "number") {
+    throw new TypeError(`${prefix} seed must be an integer: current value is ${show(seed)}`);
+  }
+  if (!Number.isSafeInteger(seed)) {
+    throw new RangeError(`${prefix} seed must be a safe integer: current value is ${seed}`);
+  }
+}
+
+function checkSignal(signal: unknown, prefix: string): void {
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(
       `${prefix} signal must be an AbortSignal: current value is ${show(signal)}`,
     );
   }
-  return { shuffle, seed, signal, epoch, shard: checkedShard, start, skip: [...skip] };
 }
 
 function checkSkip(skip: unknown, start: number, prefix: string): void {

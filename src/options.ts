@@ -211,6 +211,53 @@ export interface EpochOptions {
 }
 
 /**
+ * Options for fetching one batch outside an epoch, with
+ * {@linkcode PyDataset.prototype.getBatch}: the epoch number and seed that
+ * `getItem`'s `info` derives from, as in an unshuffled, unsharded epoch.
+ *
+ * @example Fetch batch 2 as epoch 3 of seed 7 would give it
+ * ```ts
+ * import { type BatchOptions, PyDataset, type WorkerInfo } from "@pydataset/pydataset";
+ * import assert from "node:assert/strict";
+ *
+ * class Seeds extends PyDataset<number> {
+ *   get length(): number {
+ *     return 4;
+ *   }
+ *   getItem(_index: number, info: WorkerInfo): number {
+ *     return info.epoch;
+ *   }
+ * }
+ *
+ * const options: BatchOptions = { epoch: 3, seed: 7 };
+ * assert.equal(await new Seeds().getBatch(2, options), 3);
+ * ```
+ */
+export interface BatchOptions {
+  /**
+   * The epoch number `getItem` sees in `info.epoch`. A non-negative integer.
+   *
+   * @default {0}
+   */
+  epoch?: number;
+  /**
+   * The seed the fetchers' `info.seed` derives from, as an epoch's `seed`
+   * does. An integer; unset means the dataset's random seed.
+   *
+   * @default {undefined}
+   */
+  seed?: number;
+  /**
+   * Aborting it rejects the call with its reason: a queued batch never
+   * starts, a worker running it is replaced, a running main-thread call is
+   * left to finish, its result ignored.
+   *
+   * @default {undefined}
+   */
+  signal?: AbortSignal;
+}
+
+/**
  * Which slice of an epoch's order one trainer reads, for
  * {@linkcode EpochOptions.shard}.
  *

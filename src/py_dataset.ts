@@ -4,94 +4,13 @@
  * @module
  */
 
-import { describeError as describe } from "./_describe.ts";
-import { checkBatch } from "./fetch/_policy.ts";
-import { missingPermission, permissionAdvice } from "./fetch/worker/_permission_advice.ts";
 import { HOLD_WORKERS } from "./_hold_workers.ts";
-import { inWorkerContext } from "./fetch/worker/_worker_context.ts";
-import { BatchError } from "./batch_error.ts";
-import type { EpochStats } from "./epoch_stats.ts";
-import { createEpochStream, type EpochPlan } from "./epoch/_epoch_stream.ts";
-import {
-  checkLength,
-  checkStart,
-  type ResolvedOptions,
-  resolveEpochOptions,
-  resolveOptions,
-} from "./_validate.ts";
-import type { EpochOptions, PyDatasetOptions } from "./options.ts";
-import { type EpochOrder, epochOrder, resumeOrder, shardOrder } from "./epoch/_order.ts";
-import { ThreadFetchers } from "./fetch/_thread_fetcher.ts";
+import { resolveOptions } from "./_validate.ts";
+import { Epochs } from "./epoch/_epochs.ts";
 import type { EpochCursor } from "./epoch_cursor.ts";
-import { cursorAfter, type EpochRecord } from "./epoch/_cursor.ts";
-import { workerInfo } from "./epoch/_seeds.ts";
+import type { EpochStats } from "./epoch_stats.ts";
+import type { BatchOptions, EpochOptions, PyDatasetOptions } from "./options.ts";
 import type { WorkerInfo } from "./worker_info.ts";
-import { WorkerPool } from "./fetch/worker/_pool.ts";
-
-/**
- * Optional epoch hooks of a {@linkcode PyDataset}. They are looked up by name
- * when an epoch runs, so a subclass defines them as plain methods, without
- * `override`; add `implements PyDatasetHooks` to have their signatures
- * checked.
- *
- * @example Check hook signatures
- * ```ts
- * import { PyDataset, type PyDatasetHooks } from "@pydataset/pydataset";
- * import assert from "node:assert/strict";
- *
- * class Counted extends PyDataset<number> implements PyDatasetHooks {
- *   epochs = 0;
- *   get length(): number {
- *     return 2;
- *   }
- *   getItem(index: number): number {
- *     return index;
- *   }
- *   onEpochEnd(): void {
- *     this.epochs++;
- *   }
- * }
- *
- * const dataset = new Counted();
- * for await (const _ of dataset.epoch());
- * assert.equal(dataset.epochs, 1);
- * ```
- */
-export interface PyDatasetHooks {
-  /**
-   * Runs on the main thread when an epoch opens, before its first
-   * `getItem`. Changes it makes to the dataset's fields reach the workers in
-   * this epoch.
-   */
-  onEpochBegin?(): void | Promise<void>;
-  /**
-   * Runs on the main thread exactly once per epoch: once the reader has
-   * taken the last batch and no `getItem` runs (then the stream closes), or
-   * when the epoch ends early by a cancel, an abort or a failed batch.
-   * Changes it makes (e.g. shuffling `this.indices`) reach the workers next
-   * epoch.
-   */
-  onEpochEnd?(): void | Promise<void>;
-  /**
-   * Runs in each worker (with `useMultiprocessing`) at each epoch, on that
-   * epoch's copy of the dataset, before the worker's first batch: seed a
-   * random generator from `info.seed` here, or open what `getItem` needs.
-   * If it throws, the worker's batches fail with its error. It does not run
-   * on the main thread, whose `workers` slots share one dataset.
-   */
-  onWorkerStart?(info: WorkerInfo): void | Promise<void>;
-}
-
-/** The longest delay `setTimeout` takes: 2³¹ - 1 ms, about 24.8 days. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** The part of an epoch's plan that fetches its batches, and the pool it uses. */
-type Fetching<B> = Pick<EpochPlan<B>, "fetch" | "withdraw" | "abandon"> & { pool?: WorkerPool };
-
-interface ActiveEpoch {
-  controller: AbortController;
-  settled: Promise<void>;
-}
 
 /**
  * Keras's `PyDataset` for Deno. Subclass it, implement `length` (the number
@@ -159,17 +78,7 @@ interface ActiveEpoch {
  * ```
  */
 export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncDisposable {
-  #options: ResolvedOptions;
-  #epochs = 0;
-  #seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
-  #active: ActiveEpoch | undefined;
-  #pool: WorkerPool | undefined;
-  /** Ends the idle workers; set while no epoch is open and nothing holds them. */
-  #idle: ReturnType<typeof setTimeout> | undefined;
-  /** How many `toTfDataset` holds keep the workers. */
-  #holds = 0;
-  #stats: EpochStats | undefined;
-  #record: EpochRecord | undefined;
+  #epochs: Epochs<B>;
 
   /**
    * Constructs a new instance; only stores the options, as Keras does.
@@ -180,7 +89,7 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    * @throws {RangeError} An option out of range, such as `workers: 0`.
    */
   constructor(options: PyDatasetOptions = {}) {
-    this.#options = resolveOptions(options, new.target.name);
+    this.#epochs = new Epochs<B>(this, new.target.name, resolveOptions(options, new.target.name));
   }
 
   /**
@@ -203,17 +112,17 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
 
   /** How many batches are fetched at once. */
   get workers(): number {
-    return this.#options.workers;
+    return this.#epochs.options.workers;
   }
 
   /** Whether batches are fetched in Web Workers. */
   get useMultiprocessing(): boolean {
-    return this.#options.useMultiprocessing;
+    return this.#epochs.options.useMultiprocessing;
   }
 
   /** The `highWaterMark` of each epoch's stream. */
   get maxQueueSize(): number {
-    return this.#options.maxQueueSize;
+    return this.#epochs.options.maxQueueSize;
   }
 
   /** The number of batches, as `length` (`Infinity` when infinite). */
@@ -228,7 +137,7 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    * `onEpochEnd`, to compare epochs.
    */
   get stats(): EpochStats | undefined {
-    return this.#stats;
+    return this.#epochs.stats;
   }
 
   /**
@@ -280,120 +189,45 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    * ```
    */
   epoch(options: EpochOptions = {}): ReadableStream<B> {
-    const name = this.constructor.name;
-    const { shuffle, seed = this.#seed, signal, epoch, shard, start, skip } = resolveEpochOptions(
-      options,
-      name,
-    );
-    this.#checkCanOpen(name, signal);
-    const number = epoch ?? this.#epochs;
-    this.#epochs = number + 1;
-    const closing = new AbortController();
-    const settled = Promise.withResolvers<void>();
-    this.#active = { controller: closing, settled: settled.promise };
-    clearTimeout(this.#idle); // the idle workers are needed again
-    const { workers, maxQueueSize, ordered } = this.#options;
-    const infos = Array.from(
-      { length: workers },
-      (_, id) => workerInfo(id, workers, { seed, epoch: number, shard: shard?.index ?? 0 }),
-    );
-    const { pool, ...fetching } = this.#fetching(infos);
-    const progress = { taken: 0, delivered: [] };
-    const record: EpochRecord = {
-      epoch: number,
-      seed,
-      shuffle,
-      shard,
-      start,
-      skip,
-      ordered,
-      progress,
-    };
-    this.#record = record;
-    const stats = this.#stats = emptyStats(number);
-    return createEpochStream<B>({
-      stats,
-      progress,
-      workers,
-      maxQueueSize,
-      ordered,
-      signal: signal ? AbortSignal.any([signal, closing.signal]) : closing.signal,
-      force: closing.signal,
-      begin: () => this.#hook("onEpochBegin"),
-      prepare: (signal) => this.#prepare(record, pool, infos, signal),
-      ...fetching,
-      end: () => this.#hook("onEpochEnd"),
-      release: () => {
-        pool?.end();
-        this.#active = undefined;
-        this.#idleLater();
-        settled.resolve();
-      },
-    });
+    return this.#epochs.open(options);
   }
 
-  /** Throws when an epoch cannot open now. */
-  #checkCanOpen(name: string, signal: AbortSignal | undefined): void {
-    if (this.#active) {
-      throw new Error(
-        `Cannot open an epoch of ${name} as its previous epoch's stream is still open: read it to the end, cancel it, or close the dataset first`,
-      );
-    }
-    signal?.throwIfAborted();
-    checkLength(this.length, name);
-    if (this.#options.useMultiprocessing && inWorkerContext()) {
-      throw new Error(
-        `Cannot start workers for ${name} inside a dataset worker: put the top-level code of ${this.#options.module} that opens epochs under if (import.meta.main)`,
-      );
-    }
-  }
-
-  /** How an epoch's batches are fetched: by the workers, or on this thread. */
-  #fetching(infos: WorkerInfo[]): Fetching<B> {
-    const noLongerNeeded = () => new DOMException("The batch is no longer needed", "AbortError");
-    if (!this.#options.useMultiprocessing) {
-      const fetchers = new ThreadFetchers<B>(
-        this.#options.workers,
-        (index, fetcher) => this.#getItem(index, infos[fetcher]!),
-      );
-      return {
-        fetch: (index, position, fetcher, begun) => fetchers.fetch(index, position, fetcher, begun),
-        withdraw: (after) => fetchers.withdraw(after, noLongerNeeded()),
-        abandon: () => {},
-      };
-    }
-    const pool = this.#workerPool();
-    return {
-      pool,
-      fetch: (index, position, fetcher, begun) =>
-        this.#fetchIn(pool, index, position, fetcher, begun),
-      withdraw: (after) => pool.withdraw(after, noLongerNeeded()),
-      // Workers stop at once on a failure or an abort: nothing is left running.
-      abandon: (reason) => {
-        if (this.#pool !== pool) return;
-        this.#pool = undefined;
-        pool.close(reason instanceof Error ? reason : new Error(String(reason)));
-      },
-    };
-  }
-
-  /** Decides an epoch's order, then gives the workers the dataset's state. */
-  async #prepare(
-    record: EpochRecord,
-    pool: WorkerPool | undefined,
-    infos: WorkerInfo[],
-    signal: AbortSignal,
-  ): Promise<EpochOrder> {
-    const name = this.constructor.name;
-    const { epoch, seed, shuffle, shard, start, skip } = record;
-    const length = checkLength(this.length, name);
-    const full = epochOrder(length, { shuffle, seed, epoch });
-    const sharded = shard ? shardOrder(full, shard) : full;
-    record.order = resumeOrder(sharded, checkStart(start, skip, sharded.length, name), skip);
-    record.length = sharded.length;
-    const state = { ...this } as Record<string, unknown>;
-    await pool?.begin(epoch, state, { ...this.#options }, infos, signal);
-    return record.order;
+  /**
+   * Fetches batch `index` outside any epoch, through the same fetchers as
+   * an epoch (the workers, with `useMultiprocessing`) and under the same
+   * policy (`timeout`, a retry after a worker's death, a
+   * {@linkcode BatchError} that names the batch). No hook runs; `getItem`'s
+   * `info` derives from `epoch` and `seed` as in an unshuffled epoch.
+   * Calls may run at once, up to `workers` in parallel, but not while an
+   * epoch is open. With `useMultiprocessing`, the workers get the
+   * dataset's fields when the first of a run of overlapping calls begins.
+   *
+   * @param index The batch index, from 0 to `length - 1`.
+   * @param options The epoch number and seed for `info`, and an abort signal.
+   * @returns The batch.
+   * @throws {Error} An epoch is open.
+   * @throws {RangeError} An index outside the dataset.
+   * @throws {BatchError} `getItem` failed for the batch.
+   *
+   * @example Fetch one batch
+   * ```ts
+   * import { PyDataset } from "@pydataset/pydataset";
+   * import assert from "node:assert/strict";
+   *
+   * class Squares extends PyDataset<number> {
+   *   get length(): number {
+   *     return 4;
+   *   }
+   *   getItem(index: number): number {
+   *     return index * index;
+   *   }
+   * }
+   *
+   * assert.equal(await new Squares().getBatch(3), 9);
+   * ```
+   */
+  getBatch(index: number, options: BatchOptions = {}): Promise<B> {
+    return this.#epochs.getBatch(index, options);
   }
 
   /**
@@ -409,7 +243,7 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    * as `this.indices` shuffled in `onEpochEnd`) is the dataset's to save.
    */
   get cursor(): EpochCursor | undefined {
-    return this.#record && cursorAfter(this.#record);
+    return this.#epochs.cursor;
   }
 
   /**
@@ -436,13 +270,8 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    * assert.deepEqual(letters, ["a", "b", "c"]);
    * ```
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<B, void, undefined> {
-    const name = this.constructor.name;
-    const length = checkLength(this.length, name);
-    const info = workerInfo(0, 1, { seed: this.#seed, epoch: 0, shard: 0 });
-    for (let index = 0; index < length; index++) {
-      yield await this.#getItem(index, info);
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<B, void, undefined> {
+    return this.#epochs.iterate();
   }
 
   /**
@@ -473,14 +302,8 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    * } // closed here
    * ```
    */
-  async close(): Promise<void> {
-    const active = this.#active;
-    const reason = new Error(`${this.constructor.name} was closed`);
-    active?.controller.abort(reason);
-    clearTimeout(this.#idle);
-    this.#pool?.close(reason);
-    this.#pool = undefined;
-    await active?.settled;
+  close(): Promise<void> {
+    return this.#epochs.close();
   }
 
   /** Closes the dataset, for `await using`. */
@@ -497,126 +320,6 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    * @internal
    */
   [HOLD_WORKERS](): (() => void) | undefined {
-    if (!this.#pool) return undefined;
-    this.#holds++;
-    clearTimeout(this.#idle);
-    return () => {
-      this.#holds--;
-      this.#idleLater();
-    };
+    return this.#epochs.hold();
   }
-
-  /**
-   * Ends the workers `idleTimeout` from now, unless an epoch opens or a
-   * hold comes first: Deno's workers keep the process alive, and have no
-   * `unref()`.
-   */
-  #idleLater(): void {
-    const { idleTimeout } = this.#options;
-    if (!this.#pool || this.#active || this.#holds > 0) return;
-    // Infinity, or longer than a timer can wait (it would fire at once).
-    if (idleTimeout > MAX_TIMER_MS) return;
-    clearTimeout(this.#idle);
-    const timer = this.#idle = setTimeout(() => {
-      const reason = new Error(`The workers of ${this.constructor.name} were idle`);
-      this.#pool?.close(reason);
-      this.#pool = undefined;
-    }, idleTimeout);
-    // The live workers hold the process open until then; the timer need not.
-    Deno.unrefTimer(timer);
-  }
-
-  #workerPool(): WorkerPool {
-    return this.#pool ??= new WorkerPool({
-      module: this.#options.module!,
-      name: this.constructor.name,
-      size: this.#options.workers,
-      permissions: this.#options.permissions,
-      timeout: this.#options.timeout,
-    });
-  }
-
-  async #fetchIn(
-    pool: WorkerPool,
-    index: number,
-    position: number,
-    worker: number | undefined,
-    begun: () => void,
-  ): Promise<B> {
-    try {
-      return await pool.fetch(index, position, worker, begun) as B;
-    } catch (error) {
-      throw this.#batchError(index, error);
-    }
-  }
-
-  /** Calls `getItem` on this thread, with the timeout and result check. */
-  async #getItem(index: number, info: WorkerInfo): Promise<B> {
-    try {
-      return checkBatch(
-        await withTimeout(
-          Promise.resolve().then(() => this.getItem(index, info)),
-          this.#options.timeout,
-          index,
-        ),
-      );
-    } catch (error) {
-      throw this.#batchError(index, error);
-    }
-  }
-
-  #batchError(index: number, cause: unknown): BatchError {
-    const name = this.constructor.name;
-    const inWorker = this.#options.useMultiprocessing;
-    const missing = inWorker ? missingPermission(cause) : undefined;
-    const resolved = missing?.resolved === undefined ? "" : ` (that is "${missing.resolved}")`;
-    let message = missing
-      ? `Cannot get batch ${index} of ${name} as its worker lacks ${missing.name} access${
-        missing.target === undefined ? "" : ` to "${missing.target}"${resolved}`
-      }: ${permissionAdvice(missing)} (${describe(cause)})`
-      : `Cannot get batch ${index} of ${name}: ${describe(cause)}`;
-    if (inWorker && /private member/.test(describe(cause))) {
-      message +=
-        ` (a worker's copy of the dataset has no #private fields, since its constructor does not run there: keep the state getItem needs in public fields)`;
-    }
-    return new BatchError(index, message, { cause });
-  }
-
-  async #hook(name: "onEpochBegin" | "onEpochEnd"): Promise<void> {
-    const hook = (this as PyDatasetHooks)[name];
-    if (typeof hook === "function") await hook.call(this);
-  }
-}
-
-function emptyStats(epoch: number): EpochStats {
-  return {
-    epoch,
-    batches: 0,
-    getItemMs: 0,
-    waitMs: 0,
-    meanQueueDepth: 0,
-    maxQueueDepth: 0,
-    elapsedMs: 0,
-    ended: false,
-  };
-}
-
-function withTimeout<T>(
-  promise: Promise<T>,
-  timeout: number | undefined,
-  index: number,
-): Promise<T> {
-  if (timeout === undefined) return promise;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() =>
-      reject(
-        new DOMException(
-          `Batch ${index} took longer than the timeout of ${timeout} ms`,
-          "TimeoutError",
-        ),
-      ), timeout);
-  });
-  promise.catch(() => {}); // abandoned on timeout; its outcome no longer matters
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }

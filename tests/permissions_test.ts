@@ -274,7 +274,7 @@ console.log(JSON.stringify(rows));
     assert.equal(code, 0, output);
     assert.match(output, /\[\[0,1\],\[1,1\],\[4,1\],\[9,1\]\]/, "squares, computed in workers");
     assert.ok(
-      served.includes("/src/fetch/worker/_entry.ts"),
+      served.includes("/src/fetch/worker/_worker.ts"),
       "the worker runtime came over HTTP too",
     );
   } finally {

@@ -8,7 +8,9 @@
 // fetched or requested ahead of the reader, delivers them in epoch order or,
 // unordered, as they arrive, and runs the epoch hooks once each.
 
+import { describeError, isError } from "../_describe.ts";
 import type { EpochStats } from "../epoch_stats.ts";
+import type { BatchRequest } from "../fetch/_fetcher.ts";
 import type { EpochOrder } from "./_order.ts";
 
 /** What an epoch stream needs from its dataset. */
@@ -34,17 +36,10 @@ export interface EpochPlan<B> {
    */
   prepare(signal: AbortSignal): Promise<EpochOrder>;
   /**
-   * Fetches batch `index`, at `position` of the order, by fetcher
-   * `fetcher` (any free one when undefined); rejects with the error to
-   * report for it. Calls `begun` when the fetch starts (it may wait in the
-   * fetcher's queue first; the stats time it from then).
+   * Fetches the batch `request` asks for; rejects with the error to report
+   * for it. The stats time it from `request.begun()`.
    */
-  fetch(
-    index: number,
-    position: number,
-    fetcher: number | undefined,
-    begun: () => void,
-  ): Promise<B>;
+  fetch(request: BatchRequest): Promise<B>;
   /**
    * Drops the fetches of positions after `after` (all with -1) that have not
    * started: their promises reject. Called when they can no longer be
@@ -56,7 +51,7 @@ export interface EpochPlan<B> {
    * Called once when the epoch fails or is aborted, before waiting for
    * running fetches: the fetcher may abandon them.
    */
-  abandon(reason: unknown): void;
+  abandon(reason: Error): void;
   /** Filled in as the epoch runs. */
   stats: EpochStats;
   /** What the reader has taken, filled in as the epoch runs. */
@@ -209,7 +204,7 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
       };
       const begun = () => started = performance.now();
       const fetcher = ordered ? position % workers : undefined;
-      this.#plan.fetch(order.at(position), position, fetcher, begun).then(
+      this.#plan.fetch({ index: order.at(position), position, fetcher, begun }).then(
         (value) => settle({ ok: true, value }),
         (error) => settle({ ok: false, error }),
       );
@@ -344,7 +339,8 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
       [...this.#running].some((position) => position < failure!.position);
     if (!aborted && needed) return;
     this.#abandoned = true;
-    this.#plan.abandon(aborted ? this.#stop!.reason : failure!.error);
+    const reason = aborted ? this.#stop!.reason : failure!.error;
+    this.#plan.abandon(isError(reason) ? reason : new Error(describeError(reason)));
   }
 
   async #finish(): Promise<void> {

@@ -1,15 +1,23 @@
-// Persistent module Web Workers that run a dataset's `getItem`.
+// Persistent module Web Workers that run a dataset's `getItem`: the
+// Fetcher for `useMultiprocessing`.
 //
-// The pool knows nothing about streams: it is asked for batch i, by worker
-// w or by any free one, and returns a promise. Workers live across epochs;
-// each epoch they get the dataset's state and their WorkerInfo. One batch
-// runs per worker at a time; the rest wait here, and a worker gets its next
-// one in the handler of its last. A worker that dies (an error outside
-// getItem, self.close(), Deno.exit()) is replaced under the same id and its
-// batch retried once; a batch over `timeout` fails and its worker is
-// replaced.
+// Workers live across epochs; each epoch they get the dataset's state and
+// their WorkerInfo. One batch runs per worker at a time; the rest wait in
+// the job queues, and a worker gets its next one in the handler of its
+// last. A worker that dies (an error outside getItem, self.close(),
+// Deno.exit()) is replaced under the same id, and its job fails with
+// FetcherLost (the policy retries it); a job let go of (its timeout) has
+// its worker replaced, since a running getItem cannot be stopped otherwise.
+//
+// src/fetch/worker/ holds everything that runs in or crosses into a Worker.
+// It may import the public types, the src/_*.ts helpers, its own files and,
+// from src/fetch/, only _fetcher.ts and _job_queues.ts.
 
 import { describeError } from "../../_describe.ts";
+import type { WorkerInfo } from "../../worker_info.ts";
+import { type FetchContext, type Fetcher, FetcherLost, type FetchJob } from "../_fetcher.ts";
+import { JobQueues } from "../_job_queues.ts";
+import { missingPermission, permissionAdvice } from "./_permission_advice.ts";
 import { deserializeError } from "./_serialize_error.ts";
 import { checkWorkerOptions, workerOptionsError } from "./_worker_options.ts";
 import type { WorkerPermissions } from "../../options.ts";
@@ -17,7 +25,6 @@ import { cloneFailure, readMessage, type ToWorker } from "./_protocol.ts";
 import { checkFolders } from "./_folder_check.ts";
 import { type PathScopes, pathScopes } from "./_path_scopes.ts";
 import { workingDirectory } from "./_paths.ts";
-import type { WorkerInfo } from "../../worker_info.ts";
 
 /** Options for {@linkcode WorkerPool}. */
 export interface WorkerPoolOptions {
@@ -29,22 +36,17 @@ export interface WorkerPoolOptions {
   size: number;
   /** The workers' Deno permissions. */
   permissions: WorkerPermissions;
-  /** Milliseconds per batch; undefined for no limit. */
+  /** Milliseconds the workers may take to start; undefined for no limit. */
   timeout: number | undefined;
+  /** The options the dataset was constructed with, for its copies. */
+  settings: Record<string, unknown>;
 }
 
-interface Job {
+interface Job extends FetchJob {
+  /** The id of its `get` message, to match the answer. */
   id: number;
-  index: number;
-  position: number;
-  /** The worker that must run it; undefined for any. */
-  worker: number | undefined;
-  attempts: number;
-  /** Called when a worker starts the job. */
-  begun(): void;
   resolve(value: unknown): void;
   reject(error: unknown): void;
-  timer?: ReturnType<typeof setTimeout>;
 }
 
 interface Slot {
@@ -74,7 +76,7 @@ function entryUrl(
   permissions: WorkerPermissions,
   scopes: PathScopes | undefined,
 ): string {
-  const runtime = new URL("./_entry.ts", import.meta.url).href;
+  const runtime = new URL("./_worker.ts", import.meta.url).href;
   // Imports evaluate in order: the guard is in place before the dataset's
   // module runs its first line.
   const guard = permissions === "inherit" ? "" : `import ${JSON.stringify(guardUrl(scopes))};\n`;
@@ -93,23 +95,21 @@ function guardUrl(scopes: PathScopes | undefined): string {
 }
 
 /** A pool of workers that fetch batches of one dataset. */
-export class WorkerPool {
+export class WorkerPool implements Fetcher<unknown> {
+  readonly count: number;
   #options: WorkerPoolOptions;
   /** The folders of scoped permissions; undefined when unscoped. */
   #scopes: PathScopes | undefined;
   #entry: string;
   /** By id; undefined until started or after its worker was lost. */
   #slots: (Slot | undefined)[] = [];
-  /** Jobs for any worker. */
-  #queue: Job[] = [];
-  /** Jobs for one worker, by id. */
-  #queues: Job[][];
+  #queues: JobQueues<Job>;
   #infos: WorkerInfo[] = [];
   #nextId = 0;
   #epoch = -1;
   #state: Record<string, unknown> = {};
-  #settings: Record<string, unknown> = {};
   #fatal: Error | undefined;
+  #closed = false;
   /** The working directory when the epoch began, to notice a worker moving it. */
   #cwd: string | undefined;
 
@@ -117,7 +117,17 @@ export class WorkerPool {
     this.#options = options;
     this.#scopes = pathScopes(options.permissions);
     this.#entry = entryUrl(options.module, options.name, options.permissions, this.#scopes);
-    this.#queues = Array.from({ length: options.size }, () => []);
+    this.count = options.size;
+    this.#queues = new JobQueues(options.size);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Workers keep the process alive until terminated. */
+  get holdsResources(): boolean {
+    return true;
   }
 
   #live(): Slot[] {
@@ -126,19 +136,12 @@ export class WorkerPool {
 
   /**
    * Starts the workers that are missing, waits until all have loaded the
-   * dataset class, and gives them the dataset's state for `epoch` and each
-   * its `infos[id]`.
+   * dataset class, and gives them the dataset's state for the epoch and
+   * each its info.
    */
-  async begin(
-    epoch: number,
-    state: Record<string, unknown>,
-    settings: Record<string, unknown>,
-    infos: WorkerInfo[],
-    signal: AbortSignal,
-  ): Promise<void> {
+  async begin({ epoch, state, infos }: FetchContext, signal: AbortSignal): Promise<void> {
     this.#epoch = epoch;
     this.#state = state;
-    this.#settings = settings;
     this.#infos = infos;
     this.#fatal = undefined;
     if (this.#options.permissions !== "inherit") {
@@ -179,32 +182,35 @@ export class WorkerPool {
   }
 
   /**
-   * Fetches batch `index`, at `position` of the epoch, in worker `worker`
-   * (any free one when undefined). Requests wait here until their worker
-   * is free, so a worker that finishes gets the next one at once; `begun`
-   * is called when a worker starts it.
+   * Runs `job` in its worker (any free one when it names none). Jobs wait
+   * in the queues until their worker is free, so a worker that finishes
+   * gets the next one at once.
    */
-  fetch(
-    index: number,
-    position: number,
-    worker: number | undefined,
-    begun: () => void,
-  ): Promise<unknown> {
-    if (this.#fatal) return Promise.reject(this.#fatal);
+  fetch(request: FetchJob): Promise<unknown> {
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    const job = {
-      id: this.#nextId++,
-      index,
-      position,
-      worker,
-      attempts: 0,
-      begun,
-      resolve,
-      reject,
-    };
-    (worker === undefined ? this.#queue : this.#queues[worker]!).push(job);
-    this.#dispatch();
+    const job: Job = { ...request, id: this.#nextId++, resolve, reject };
+    if (this.#fatal) reject(this.#fatal);
+    else if (job.signal.aborted) reject(job.signal.reason);
+    else {
+      job.signal.addEventListener("abort", () => this.#drop(job), { once: true });
+      this.#queues.add(job);
+      this.#dispatch();
+    }
     return promise;
+  }
+
+  /**
+   * A job no longer wanted: off its queue, or, running, its worker
+   * replaced, since only terminating it stops a running getItem.
+   */
+  #drop(job: Job): void {
+    job.reject(job.signal.reason);
+    if (this.#queues.remove(job)) return;
+    const slot = this.#live().find((slot) => slot.job === job);
+    if (!slot) return;
+    slot.job = undefined;
+    this.#bury(slot);
+    this.#dispatch();
   }
 
   /**
@@ -217,25 +223,46 @@ export class WorkerPool {
 
   /** Fails the jobs no worker has started, of positions after `after`. */
   withdraw(after: number, reason: Error): void {
-    for (const queue of [this.#queue, ...this.#queues]) {
-      const kept = queue.filter((job) => job.position <= after);
-      for (const job of queue) if (job.position > after) this.#fail(job, reason);
-      queue.splice(0, queue.length, ...kept);
-    }
+    for (const job of this.#queues.withdraw(after)) job.reject(reason);
+  }
+
+  /** Workers stop at once on a failure or an abort: nothing is left running. */
+  abandon(reason: Error): void {
+    this.close(reason);
   }
 
   /** Terminates every worker; pending batches fail with `reason`. */
   close(reason: Error): void {
+    this.#closed = true;
     for (const slot of this.#live()) {
       this.#terminate(slot);
       slot.unready(reason);
-      if (slot.job) this.#fail(slot.job, reason);
+      slot.job?.reject(reason);
       slot.job = undefined;
     }
     this.#slots = [];
-    for (const queue of [this.#queue, ...this.#queues]) {
-      for (const job of queue.splice(0)) this.#fail(job, reason);
+    for (const job of this.#queues.withdraw(-Infinity)) job.reject(reason);
+  }
+
+  /**
+   * What a batch's failure says in worker mode: the permission a worker
+   * lacked and how to grant it, or that a worker's copy has no #private
+   * fields.
+   */
+  explain(index: number, cause: unknown): string {
+    const { name } = this.#options;
+    const missing = missingPermission(cause);
+    const resolved = missing?.resolved === undefined ? "" : ` (that is "${missing.resolved}")`;
+    let message = missing
+      ? `Cannot get batch ${index} of ${name} as its worker lacks ${missing.name} access${
+        missing.target === undefined ? "" : ` to "${missing.target}"${resolved}`
+      }: ${permissionAdvice(missing)} (${describeError(cause)})`
+      : `Cannot get batch ${index} of ${name}: ${describeError(cause)}`;
+    if (/private member/.test(describeError(cause))) {
+      message +=
+        ` (a worker's copy of the dataset has no #private fields, since its constructor does not run there: keep the state getItem needs in public fields)`;
     }
+    return message;
   }
 
   #spawn(id: number): Slot {
@@ -354,7 +381,7 @@ export class WorkerPool {
       epoch: this.#epoch,
       info: this.#infos[slot.id]!,
       stopped: slot.stopped,
-      settings: this.#settings,
+      settings: this.#options.settings,
       state: this.#state,
     };
     try {
@@ -375,11 +402,11 @@ export class WorkerPool {
       if (this.#fatal) return;
       const slot = this.#slots[id];
       if (!slot) {
-        if (this.#queues[id]!.length > 0 || this.#queue.length > 0) this.#respawn(id);
+        if (this.#queues.waitsFor(id)) this.#respawn(id);
         continue;
       }
       if (!slot.loaded || slot.dead || slot.job) continue;
-      const job = this.#queues[id]!.shift() ?? this.#queue.shift();
+      const job = this.#queues.take(id);
       if (job) this.#start(slot, job);
     }
   }
@@ -398,16 +425,17 @@ export class WorkerPool {
       try {
         this.#sendState(slot);
       } catch (error) {
-        this.#fail(job, error);
+        job.reject(error);
         return;
       }
     }
     slot.job = job;
-    const { timeout } = this.#options;
-    if (timeout !== undefined) {
-      job.timer = setTimeout(() => this.#timedOut(slot, job, timeout), timeout);
-    }
-    const message: ToWorker = { type: "get", id: job.id, index: job.index };
+    const message: ToWorker = {
+      type: "get",
+      id: job.id,
+      index: job.index,
+      info: job.info(slot.id),
+    };
     slot.worker.postMessage(message);
     job.begun();
   }
@@ -415,28 +443,14 @@ export class WorkerPool {
   #finish(slot: Slot, id: number, settle: (job: Job) => void): void {
     const job = slot.job;
     if (!job || job.id !== id) return; // a late answer to a job already given up
-    clearTimeout(job.timer);
     slot.job = undefined;
     settle(job);
     this.#dispatch();
   }
 
-  #timedOut(slot: Slot, job: Job, timeout: number): void {
-    if (slot.job !== job) return;
-    slot.job = undefined;
-    this.#bury(slot);
-    job.reject(
-      new DOMException(
-        `Batch ${job.index} took longer than the timeout of ${timeout} ms`,
-        "TimeoutError",
-      ),
-    );
-    this.#dispatch();
-  }
-
   /**
    * A worker is gone: it failed to load (every batch fails, no respawn), or
-   * it died (its batch is retried once on a replacement).
+   * it died (it is replaced, and its job fails as lost, to be retried).
    */
   #lost(slot: Slot, cause: Error): void {
     if (slot.dead) return;
@@ -447,22 +461,16 @@ export class WorkerPool {
     const job = slot.job;
     slot.job = undefined;
     this.#bury(slot);
-    if (job) clearTimeout(job.timer);
-    if (job && ++job.attempts >= 2) {
+    const name = this.#options.name;
+    if (job) {
       job.reject(
-        new Error(`The worker died twice while fetching batch ${job.index}: ${cause.message}`, {
+        new FetcherLost(`A worker of ${name} died while fetching batch ${job.index}`, "worker", {
           cause,
         }),
       );
     } else {
       // Recovered from, but said: a dying worker is a bug worth seeing.
-      console.error(
-        `A worker of ${this.#options.name} died ${
-          job ? `while fetching batch ${job.index}; retrying the batch` : "between batches"
-        } on a new worker:`,
-        cause,
-      );
-      if (job) (job.worker === undefined ? this.#queue : this.#queues[job.worker]!).unshift(job);
+      console.error(`A worker of ${name} died between batches; it was replaced:`, cause);
     }
     this.#dispatch();
   }
@@ -485,7 +493,7 @@ export class WorkerPool {
     const job = slot.job;
     slot.job = undefined;
     this.#bury(slot);
-    if (job) this.#fail(job, error);
+    job?.reject(error);
     this.#dispatch();
   }
 
@@ -514,13 +522,6 @@ export class WorkerPool {
 
   #failAll(error: Error): void {
     this.#fatal = error;
-    for (const queue of [this.#queue, ...this.#queues]) {
-      for (const job of queue.splice(0)) this.#fail(job, error);
-    }
-  }
-
-  #fail(job: Job, error: unknown): void {
-    clearTimeout(job.timer);
-    job.reject(error);
+    for (const job of this.#queues.withdraw(-Infinity)) job.reject(error);
   }
 }

@@ -22,7 +22,13 @@ export type ToWorker =
      */
     stopped: Int32Array;
   }
-  | { type: "get"; id: number; index: number };
+  | {
+    type: "get";
+    id: number;
+    index: number;
+    /** What `getItem` gets as its `info` for this batch. */
+    info: WorkerInfo;
+  };
 
 /** Worker → main thread. */
 export type FromWorker =

@@ -1,17 +1,17 @@
 // The entry of every dataset worker; the only code that runs in a worker.
 //
 // It is imported before the dataset's module (see the generated entry in
-// worker_pool.ts), so that its guards are in place before user code runs:
+// _pool.ts), so that its guards are in place before user code runs:
 // a worker that closes itself, exits or throws outside getItem reports it
 // instead of vanishing, which Deno's Worker would do without an event.
 
 import { describeError } from "../../_describe.ts";
-import { checkBatch } from "../_policy.ts";
 import { serializeError } from "./_serialize_error.ts";
 import type { FromWorker, ToWorker } from "./_protocol.ts";
 import { markWorkerContext } from "./_worker_context.ts";
 import { isDatasetClass, reviveDataset } from "./_revive.ts";
-import type { PyDataset, PyDatasetHooks } from "../../py_dataset.ts";
+import type { PyDataset } from "../../py_dataset.ts";
+import type { PyDatasetHooks } from "../../py_dataset_hooks.ts";
 import type { WorkerInfo } from "../../worker_info.ts";
 import { prepareTransfer, reachableBuffers } from "./_transfer.ts";
 
@@ -96,7 +96,7 @@ export function serve(exports: Record<string, unknown>, name: string, module: st
       started.catch(() => {}); // reported with each batch
       epoch = { dataset, info, stopped, started };
     } else if (epoch) {
-      fetchBatch(epoch, message.id, message.index);
+      fetchBatch(epoch, message.id, message.index, message.info);
     }
   };
   post({ type: "ready" });
@@ -129,16 +129,17 @@ async function startWorker(
 }
 
 async function fetchBatch(
-  { dataset, info, stopped, started }: WorkerEpoch,
+  { dataset, stopped, started }: WorkerEpoch,
   id: number,
   index: number,
+  info: WorkerInfo,
 ): Promise<void> {
   let prepared;
   try {
     await started;
     // Being terminated: nobody waits for this batch any more.
     if (Atomics.load(stopped, 0) === 1) return;
-    const batch = checkBatch(await dataset.getItem(index, info));
+    const batch = await dataset.getItem(index, info);
     prepared = prepareTransfer(batch, reachableBuffers(dataset));
   } catch (error) {
     post({ type: "error", id, error: serializeError(error) });

@@ -1,0 +1,203 @@
+// A dataset's epochs over its life: the one open now (one at a time), the
+// number and seed of the next, the last one's stats and cursor record, the
+// single batches fetched outside any epoch, and closing it all.
+//
+// src/epoch/ opens epochs and drives the fetchers: it may import the public
+// types, the src/_*.ts helpers, src/fetch/ and its own files, never the
+// adapters (src/wire/, src/tfjs/, src/testing/), which build on it.
+
+import {
+  checkLength,
+  resolveBatchOptions,
+  type ResolvedOptions,
+  resolveEpochOptions,
+} from "../_validate.ts";
+import type { EpochStats } from "../epoch_stats.ts";
+import { Fetchers } from "../fetch/_fetchers.ts";
+import { BatchPolicy } from "../fetch/_policy.ts";
+import { ThreadFetcher } from "../fetch/_thread_fetcher.ts";
+import type { BatchOptions, EpochOptions } from "../options.ts";
+import type { EpochCursor } from "../epoch_cursor.ts";
+import type { WorkerInfo } from "../worker_info.ts";
+import { inWorkerContext } from "../fetch/worker/_worker_context.ts";
+import { cursorAfter, type EpochRecord } from "./_cursor.ts";
+import { batchInfo, type EpochDataset, openEpoch } from "./_open_epoch.ts";
+import { workerInfo } from "./_seeds.ts";
+
+/** What the epochs read of their dataset. */
+export interface Dataset<B> extends EpochDataset {
+  getItem(index: number, info: WorkerInfo): B | Promise<B>;
+}
+
+interface ActiveEpoch {
+  controller: AbortController;
+  settled: Promise<void>;
+}
+
+/** Single batches being fetched outside an epoch, sharing one begin. */
+interface BatchSession {
+  begun: Promise<void>;
+  running: number;
+}
+
+/** The epochs of one dataset. */
+export class Epochs<B> {
+  #dataset: Dataset<B>;
+  #name: string;
+  #options: ResolvedOptions;
+  #fetchers: Fetchers<B>;
+  #epochs = 0;
+  #seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
+  #active: ActiveEpoch | undefined;
+  #session: BatchSession | undefined;
+  #stats: EpochStats | undefined;
+  #record: EpochRecord | undefined;
+
+  constructor(dataset: Dataset<B>, name: string, options: ResolvedOptions) {
+    this.#dataset = dataset;
+    this.#name = name;
+    this.#options = options;
+    this.#fetchers = new Fetchers(name, options, (index, info) => dataset.getItem(index, info));
+  }
+
+  get options(): ResolvedOptions {
+    return this.#options;
+  }
+
+  get stats(): EpochStats | undefined {
+    return this.#stats;
+  }
+
+  get cursor(): EpochCursor | undefined {
+    return this.#record && cursorAfter(this.#record);
+  }
+
+  /** Opens the next epoch. */
+  open(given: EpochOptions): ReadableStream<B> {
+    const options = resolveEpochOptions(given, this.#name);
+    this.#checkCanOpen(options.signal);
+    const number = options.epoch ?? this.#epochs;
+    this.#epochs = number + 1;
+    const closing = new AbortController();
+    const settled = Promise.withResolvers<void>();
+    this.#active = { controller: closing, settled: settled.promise };
+    const { workers, maxQueueSize, ordered, timeout } = this.#options;
+    const opened = openEpoch<B>({
+      dataset: this.#dataset,
+      name: this.#name,
+      workers,
+      maxQueueSize,
+      ordered,
+      timeout,
+      options,
+      epoch: number,
+      seed: options.seed ?? this.#seed,
+      fetcher: this.#fetchers.use(),
+      closing: closing.signal,
+      release: () => {
+        this.#active = undefined;
+        this.#fetchers.idle();
+        settled.resolve();
+      },
+    });
+    this.#record = opened.record;
+    this.#stats = opened.stats;
+    return opened.stream;
+  }
+
+  /** Throws when an epoch cannot open now. */
+  #checkCanOpen(signal: AbortSignal | undefined): void {
+    const name = this.#name;
+    if (this.#active) {
+      throw new Error(
+        `Cannot open an epoch of ${name} as its previous epoch's stream is still open: read it to the end, cancel it, or close the dataset first`,
+      );
+    }
+    if (this.#session) {
+      throw new Error(
+        `Cannot open an epoch of ${name} as ${this.#session.running} single batches (getBatch) are being fetched: wait for them first`,
+      );
+    }
+    signal?.throwIfAborted();
+    checkLength(this.#dataset.length, name);
+    this.#checkNotInWorker();
+  }
+
+  #checkNotInWorker(): void {
+    if (this.#options.useMultiprocessing && inWorkerContext()) {
+      throw new Error(
+        `Cannot start workers for ${this.#name} inside a dataset worker: put the top-level code of ${this.#options.module} that opens epochs under if (import.meta.main)`,
+      );
+    }
+  }
+
+  /** Fetches batch `index` outside an epoch, through the same fetchers and policy. */
+  async getBatch(index: number, given: BatchOptions): Promise<B> {
+    const length = checkLength(this.#dataset.length, this.#name);
+    const { epoch, seed = this.#seed, signal } = resolveBatchOptions(
+      index,
+      length,
+      given,
+      this.#name,
+    );
+    if (this.#active) {
+      throw new Error(
+        `Cannot fetch batch ${index} of ${this.#name} as an epoch is open: read it to the end, cancel it, or close the dataset first`,
+      );
+    }
+    signal?.throwIfAborted();
+    this.#checkNotInWorker();
+    const fetcher = this.#fetchers.use();
+    const session = this.#session ??= this.#beginSession(epoch, seed);
+    session.running++;
+    try {
+      await session.begun;
+      const policy = new BatchPolicy(fetcher, { name: this.#name, timeout: this.#options.timeout });
+      const request = { index, position: -1, fetcher: undefined, begun: () => {} };
+      return await policy.fetch(request, batchInfo(fetcher.count, { seed, epoch }), signal);
+    } finally {
+      if (--session.running === 0 && this.#session === session) {
+        this.#session = undefined;
+        fetcher.end();
+        this.#fetchers.idle();
+      }
+    }
+  }
+
+  /** Readies the fetchers for single batches: their first batch's epoch and seed. */
+  #beginSession(epoch: number, seed: number): BatchSession {
+    const fetcher = this.#fetchers.use();
+    const infos = Array.from(
+      { length: fetcher.count },
+      (_, id) => workerInfo(id, fetcher.count, { seed, epoch, shard: 0 }),
+    );
+    const state = { ...this.#dataset } as Record<string, unknown>;
+    const begun = fetcher.begin({ epoch, infos, state }, new AbortController().signal);
+    return { begun, running: 0 };
+  }
+
+  /** Batches `0 .. length - 1` on this thread, one at a time, under the policy. */
+  async *iterate(): AsyncGenerator<B, void, undefined> {
+    const length = checkLength(this.#dataset.length, this.#name);
+    const fetcher = new ThreadFetcher<B>(1, (index, info) => this.#dataset.getItem(index, info));
+    const policy = new BatchPolicy(fetcher, { name: this.#name, timeout: this.#options.timeout });
+    const info = () => workerInfo(0, 1, { seed: this.#seed, epoch: 0, shard: 0 });
+    for (let index = 0; index < length; index++) {
+      yield await policy.fetch({ index, position: index, fetcher: 0, begun: () => {} }, info);
+    }
+  }
+
+  /** Stops the open epoch, closes the fetchers, and waits until the epoch has ended. */
+  async close(): Promise<void> {
+    const active = this.#active;
+    const reason = new Error(`${this.#name} was closed`);
+    active?.controller.abort(reason);
+    this.#fetchers.close(reason);
+    await active?.settled;
+  }
+
+  /** Keeps the fetchers until the returned function is called; undefined when none holds anything. */
+  hold(): (() => void) | undefined {
+    return this.#fetchers.hold(() => this.#active !== undefined || this.#session !== undefined);
+  }
+}

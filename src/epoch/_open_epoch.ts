@@ -1,0 +1,135 @@
+// Opening one epoch: its fetchers' infos, its stats and cursor record, its
+// order, and what the stream needs, wired to the dataset's fetcher under
+// the per-batch policy.
+
+import { checkLength, checkStart, type ResolvedEpochOptions } from "../_validate.ts";
+import type { EpochStats } from "../epoch_stats.ts";
+import type { Fetcher } from "../fetch/_fetcher.ts";
+import { BatchPolicy } from "../fetch/_policy.ts";
+import type { PyDatasetHooks } from "../py_dataset_hooks.ts";
+import type { WorkerInfo } from "../worker_info.ts";
+import type { EpochRecord } from "./_cursor.ts";
+import { createEpochStream } from "./_epoch_stream.ts";
+import { epochOrder, resumeOrder, shardOrder } from "./_order.ts";
+import { workerInfo } from "./_seeds.ts";
+
+/** What an epoch reads of its dataset. */
+export interface EpochDataset extends PyDatasetHooks {
+  readonly length: number;
+}
+
+/** One epoch to open: the dataset, the options, and where it runs. */
+export interface EpochRequest<B> {
+  dataset: EpochDataset;
+  /** The dataset's class name, for messages. */
+  name: string;
+  workers: number;
+  maxQueueSize: number;
+  ordered: boolean;
+  timeout: number | undefined;
+  /** The epoch's options, checked. */
+  options: ResolvedEpochOptions;
+  /** The epoch's number and seed. */
+  epoch: number;
+  seed: number;
+  fetcher: Fetcher<B>;
+  /** Aborted when the dataset closes: the epoch ends at once. */
+  closing: AbortSignal;
+  /** Called once, as the stream closes, errors or is cancelled. */
+  release(): void;
+}
+
+/** An open epoch: its stream, and what it records as it runs. */
+export interface OpenedEpoch<B> {
+  stream: ReadableStream<B>;
+  stats: EpochStats;
+  record: EpochRecord;
+}
+
+/** Opens the epoch `request` describes. */
+export function openEpoch<B>(request: EpochRequest<B>): OpenedEpoch<B> {
+  const { workers, maxQueueSize, ordered, fetcher, closing, options } = request;
+  const context = { seed: request.seed, epoch: request.epoch, shard: options.shard?.index ?? 0 };
+  const infos = Array.from({ length: workers }, (_, id) => workerInfo(id, workers, context));
+  const record = epochRecord(request);
+  const stats = emptyStats(request.epoch);
+  const policy = new BatchPolicy(fetcher, request);
+  const info = (id: number) => infos[id]!;
+  const noLongerNeeded = () => new DOMException("The batch is no longer needed", "AbortError");
+  const { signal } = options;
+  const stream = createEpochStream<B>({
+    stats,
+    progress: record.progress,
+    workers,
+    maxQueueSize,
+    ordered,
+    signal: signal ? AbortSignal.any([signal, closing]) : closing,
+    force: closing,
+    begin: () => hook(request.dataset, "onEpochBegin"),
+    prepare: async (signal) => {
+      decideOrder(request, record);
+      const state = { ...request.dataset } as Record<string, unknown>;
+      await fetcher.begin({ epoch: request.epoch, infos, state }, signal);
+      return record.order!;
+    },
+    fetch: (batch) => policy.fetch(batch, info),
+    withdraw: (after) => fetcher.withdraw(after, noLongerNeeded()),
+    abandon: (reason) => fetcher.abandon(reason),
+    end: () => hook(request.dataset, "onEpochEnd"),
+    release: () => {
+      fetcher.end();
+      request.release();
+    },
+  });
+  return { stream, stats, record };
+}
+
+function epochRecord({ epoch, seed, options, ordered }: EpochRequest<unknown>): EpochRecord {
+  const { shuffle, shard, start, skip } = options;
+  return {
+    epoch,
+    seed,
+    shuffle,
+    shard,
+    start,
+    skip,
+    ordered,
+    progress: { taken: 0, delivered: [] },
+  };
+}
+
+/** Decides the epoch's order, once `onEpochBegin` has run (it may change `length`). */
+function decideOrder({ dataset, name }: EpochRequest<unknown>, record: EpochRecord): void {
+  const { epoch, seed, shuffle, shard, start, skip } = record;
+  const length = checkLength(dataset.length, name);
+  const full = epochOrder(length, { shuffle, seed, epoch });
+  const sharded = shard ? shardOrder(full, shard) : full;
+  record.order = resumeOrder(sharded, checkStart(start, skip, sharded.length, name), skip);
+  record.length = sharded.length;
+}
+
+async function hook(dataset: EpochDataset, name: "onEpochBegin" | "onEpochEnd"): Promise<void> {
+  const hook = dataset[name];
+  if (typeof hook === "function") await hook.call(dataset);
+}
+
+function emptyStats(epoch: number): EpochStats {
+  return {
+    epoch,
+    batches: 0,
+    getItemMs: 0,
+    waitMs: 0,
+    meanQueueDepth: 0,
+    maxQueueDepth: 0,
+    elapsedMs: 0,
+    ended: false,
+  };
+}
+
+/** The infos of a single batch's fetchers: as in an unshuffled, unsharded epoch. */
+export function batchInfo(
+  count: number,
+  { seed, epoch }: { seed: number; epoch: number },
+): (id: number) => WorkerInfo {
+  return (id) => workerInfo(id, count, { seed, epoch, shard: 0 });
+}

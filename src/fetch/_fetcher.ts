@@ -1,0 +1,106 @@
+// The seam between an epoch and whatever fetches its batches.
+//
+// A Fetcher runs `count` fetchers (main-thread slots, workers, later other
+// hosts), each one job at a time, and queues the rest. It knows nothing
+// about streams or epochs' order, and nothing of timeouts or retries:
+// that policy is wrapped around every Fetcher in `_policy.ts`.
+//
+// src/fetch/ may import the public types at the top of src/, the src/_*.ts
+// helpers and its own files, never src/epoch/ (an epoch drives fetchers,
+// not the other way round). src/fetch/worker/ takes from its parent only
+// this file and `_job_queues.ts`.
+
+import type { WorkerInfo } from "../worker_info.ts";
+
+/** What the epoch stream asks for: one batch, at one place of the order. */
+export interface BatchRequest {
+  /** The batch index. */
+  index: number;
+  /** Its position in the epoch's order; -1 for a single batch outside an epoch. */
+  position: number;
+  /**
+   * The fetcher that must run it (ordered epochs: position mod count, so
+   * that each fetcher's sequence of batches is reproducible), or undefined
+   * for the first free one.
+   */
+  fetcher: number | undefined;
+  /** Called when a fetcher starts it: it may wait in a queue first. */
+  begun(): void;
+}
+
+/** One attempt at a request, as the policy hands it to a {@linkcode Fetcher}. */
+export interface FetchJob extends BatchRequest {
+  /** 0 for the first attempt. A retry goes before its fetcher's other jobs. */
+  attempt: number;
+  /** What `getItem` gets as its `info` when fetcher `id` runs the job. */
+  info(id: number): WorkerInfo;
+  /**
+   * Aborts when the job is no longer wanted (a timeout, an abort): a queued
+   * job is dropped, a running one is let go of (a worker running it is
+   * replaced), and `fetch` rejects with the reason.
+   */
+  signal: AbortSignal;
+}
+
+/** What fetchers need to begin an epoch. */
+export interface FetchContext {
+  /** The epoch's number. */
+  epoch: number;
+  /** Each fetcher's info for `onWorkerStart`, by id. */
+  infos: WorkerInfo[];
+  /** The dataset's own enumerable fields, for fetchers that hold a copy. */
+  state: Record<string, unknown>;
+}
+
+/** Fetches batches on `count` fetchers, one job per fetcher at a time. */
+export interface Fetcher<B> {
+  /** How many fetchers: ids are 0 to `count - 1`. */
+  readonly count: number;
+  /** Whether it was closed (or abandoned for good): a new one takes its place. */
+  readonly closed: boolean;
+  /**
+   * Whether it holds what keeps the process alive (workers): then it is
+   * closed once idle for the dataset's `idleTimeout`.
+   */
+  readonly holdsResources: boolean;
+  /** Readies every fetcher for an epoch; `signal` aborts the wait. */
+  begin(context: FetchContext, signal: AbortSignal): Promise<void>;
+  /**
+   * Runs `job` on fetcher `job.fetcher` (the first free one when undefined),
+   * after the jobs queued for it; resolves with the batch, or rejects with
+   * what went wrong ({@linkcode FetcherLost} when what ran it was lost).
+   */
+  fetch(job: FetchJob): Promise<B>;
+  /** Rejects, with `reason`, the queued jobs of positions after `after` (all with -1). */
+  withdraw(after: number, reason: Error): void;
+  /**
+   * The epoch failed or was aborted: stop what still runs if that can be
+   * done (workers are terminated; main-thread calls run to their end).
+   */
+  abandon(reason: Error): void;
+  /** The epoch has ended. */
+  end(): void;
+  /** Stops for good: queued and running jobs reject with `reason`. */
+  close(reason: Error): void;
+  /**
+   * The message of the `BatchError` for batch `index` failing with `error`,
+   * where this kind of fetcher knows more (a worker's missing permission);
+   * undefined for the policy's plain message.
+   */
+  explain?(index: number, error: unknown): string | undefined;
+}
+
+/**
+ * The fetcher running a job was lost (a worker died): the job did not
+ * fail by itself, and may be tried again on its replacement.
+ */
+export class FetcherLost extends Error {
+  override name = "FetcherLost";
+  /** What was lost, for messages: "worker". */
+  readonly kind: string;
+
+  constructor(message: string, kind: string, options: ErrorOptions) {
+    super(message, options);
+    this.kind = kind;
+  }
+}

@@ -1,0 +1,201 @@
+// The Fetcher contract, as one table run against every kind of fetcher:
+// a new kind added to KINDS gets the whole contract checked. Each case
+// drives the fetcher directly (as the epoch stream does) or through the
+// per-batch policy wrapped around it.
+
+import assert from "node:assert/strict";
+import { BatchError, type WorkerInfo } from "../mod.ts";
+import type { Fetcher, FetchJob } from "../src/fetch/_fetcher.ts";
+import { BatchPolicy } from "../src/fetch/_policy.ts";
+import { ThreadFetcher } from "../src/fetch/_thread_fetcher.ts";
+import { WorkerPool } from "../src/fetch/worker/_pool.ts";
+import { capturingErrors, waitFor, within } from "./_helpers.ts";
+import { type Behaviour, FetcherProbe } from "./fixtures/fetcher_probe.ts";
+
+const module = new URL("./fixtures/fetcher_probe.ts", import.meta.url).href;
+
+interface Kind {
+  name: string;
+  make(probe: FetcherProbe, count: number): Fetcher<Int32Array>;
+  /** Whether `abandon` stops a running job (else it runs to its end). */
+  abandonStops: boolean;
+}
+
+const KINDS: Kind[] = [
+  {
+    name: "main thread",
+    make: (probe, count) => new ThreadFetcher(count, (index, info) => probe.getItem(index, info)),
+    abandonStops: false,
+  },
+  {
+    name: "worker pool",
+    make: (_probe, count) =>
+      new WorkerPool({
+        module,
+        name: "FetcherProbe",
+        size: count,
+        permissions: "inherit",
+        timeout: undefined,
+        settings: { workers: count, useMultiprocessing: true, module },
+      }) as Fetcher<Int32Array>,
+    abandonStops: true,
+  },
+];
+
+/** Each fetcher's info, as an epoch numbered 4 gives it. */
+function info(id: number): WorkerInfo {
+  return { id, count: 2, seed: 1, epoch: 4 };
+}
+
+/** A job of the contract: batch `index` at `position`, for `fetcher`. */
+function job(index: number, fetcher: number | undefined, signal = new AbortController().signal) {
+  return { index, position: index, fetcher, attempt: 0, info, begun: () => {}, signal } as FetchJob;
+}
+
+/** A fetcher begun on a fresh probe, closed when the case is done. */
+async function begun(kind: Kind, count: number, plan: Record<number, Behaviour> = {}) {
+  const probe = new FetcherProbe(plan);
+  const fetcher = kind.make(probe, count);
+  const infos = Array.from({ length: count }, (_, id) => info(id));
+  const state = { ...probe } as Record<string, unknown>;
+  await within(fetcher.begin({ epoch: 4, infos, state }, new AbortController().signal));
+  return {
+    probe,
+    fetcher,
+    [Symbol.dispose]: () => {
+      probe.open();
+      fetcher.close(new Error("the case is over"));
+    },
+  };
+}
+
+/** Settles with the outcome of `promise`, which must not reject unobserved. */
+function outcome<T>(promise: Promise<T>) {
+  return promise.then((value) => ({ value }), (error: unknown) => ({ error }));
+}
+
+for (const kind of KINDS) {
+  Deno.test(`Fetcher (${kind.name}) runs each fetcher's jobs in the order given, one at a time each`, async () => {
+    using setup = await begun(kind, 2);
+    const jobs = Array.from(
+      { length: 8 },
+      (_, index) => setup.fetcher.fetch(job(index, index % 2)),
+    );
+    const batches = await within(Promise.all(jobs));
+    assert.deepEqual(batches.map((batch) => [...batch]), batches.map((_, i) => [i, i % 2, 4]));
+    for (const id of [0, 1]) {
+      const started = setup.probe.starts().filter(([fetcher]) => fetcher === id);
+      assert.deepEqual(started.map(([, index]) => index), [0, 2, 4, 6].map((i) => i + id));
+    }
+    assert.ok(setup.probe.mostAtOnce() <= 2, `${setup.probe.mostAtOnce()} ran at once`);
+  });
+
+  Deno.test(`Fetcher (${kind.name}) runs a job for any fetcher on a free one, never more than count at once`, async () => {
+    using setup = await begun(kind, 2, { 0: "wait" });
+    const first = setup.fetcher.fetch(job(0, undefined));
+    const rest = Array.from({ length: 5 }, (_, i) => setup.fetcher.fetch(job(i + 1, undefined)));
+    // With batch 0 waiting, the other fetcher runs all the rest.
+    const batches = await within(Promise.all(rest));
+    assert.deepEqual(new Set(batches.map((batch) => batch[1])).size, 1);
+    setup.probe.open();
+    assert.equal((await within(first))[0], 0);
+    assert.ok(setup.probe.mostAtOnce() <= 2, `${setup.probe.mostAtOnce()} ran at once`);
+  });
+
+  Deno.test(`Fetcher (${kind.name}) withdraws the queued jobs after a position, and only those`, async () => {
+    using setup = await begun(kind, 1, { 0: "wait" });
+    const jobs = [0, 1, 2, 3].map((index) => outcome(setup.fetcher.fetch(job(index, 0))));
+    await within(waitFor(() => setup.probe.starts().length === 1));
+    const reason = new Error("withdrawn");
+    setup.fetcher.withdraw(1, reason);
+    setup.probe.open();
+    const [zero, one, two, three] = await within(Promise.all(jobs));
+    assert.equal((zero as { value: Int32Array }).value[0], 0, "the running job finished");
+    assert.equal((one as { value: Int32Array }).value[0], 1, "the job before the cut ran");
+    assert.equal((two as { error: unknown }).error, reason);
+    assert.equal((three as { error: unknown }).error, reason);
+    assert.deepEqual(setup.probe.starts().map(([, index]) => index), [0, 1]);
+  });
+
+  Deno.test(`Fetcher (${kind.name}) drops a job whose signal aborts, and frees its fetcher`, async () => {
+    using setup = await begun(kind, 1, { 0: "wait" });
+    const running = new AbortController();
+    const queued = new AbortController();
+    const first = outcome(setup.fetcher.fetch(job(0, 0, running.signal)));
+    const second = outcome(setup.fetcher.fetch(job(1, 0, queued.signal)));
+    await within(waitFor(() => setup.probe.starts().length === 1));
+    queued.abort(new Error("not wanted"));
+    assert.equal(((await within(second)) as { error: Error }).error.message, "not wanted");
+    running.abort(new Error("too slow"));
+    assert.equal(((await within(first)) as { error: Error }).error.message, "too slow");
+    // The gate is still shut: the fetcher runs the next job all the same.
+    assert.equal((await within(setup.fetcher.fetch(job(2, 0))))[0], 2);
+    assert.deepEqual(setup.probe.starts().map(([, index]) => index), [0, 2]);
+  });
+
+  Deno.test(`Fetcher (${kind.name}) abandons running jobs ${kind.abandonStops ? "by stopping them" : "to run to their end"}`, async () => {
+    using setup = await begun(kind, 1, { 0: "wait" });
+    const running = outcome(setup.fetcher.fetch(job(0, 0)));
+    await within(waitFor(() => setup.probe.starts().length === 1));
+    const reason = new Error("the epoch failed");
+    setup.fetcher.withdraw(-1, reason);
+    setup.fetcher.abandon(reason);
+    if (kind.abandonStops) {
+      assert.equal(((await within(running)) as { error: unknown }).error, reason);
+      assert.ok(setup.fetcher.closed, "a fetcher that stops its jobs is replaced");
+    } else {
+      setup.probe.open();
+      assert.equal(((await within(running)) as { value: Int32Array }).value[0], 0);
+    }
+  });
+
+  Deno.test(`Fetcher (${kind.name}) close rejects queued and running jobs`, async () => {
+    using setup = await begun(kind, 1, { 0: "hang" });
+    const jobs = [0, 1].map((index) => outcome(setup.fetcher.fetch(job(index, 0))));
+    await within(waitFor(() => setup.probe.starts().length === 1));
+    const reason = new Error("closed");
+    setup.fetcher.close(reason);
+    for (const result of await within(Promise.all(jobs))) {
+      assert.equal((result as { error: unknown }).error, reason);
+    }
+    assert.ok(setup.fetcher.closed);
+  });
+
+  Deno.test(`Fetcher (${kind.name}) under the policy: a batch past the timeout fails, and its fetcher goes on`, async () => {
+    using setup = await begun(kind, 1, { 0: "hang" });
+    const policy = new BatchPolicy(setup.fetcher, { name: "FetcherProbe", timeout: 300 });
+    const request = (index: number) => ({ index, position: index, fetcher: 0, begun: () => {} });
+    const failed = await within(outcome(policy.fetch(request(0), info))) as { error: unknown };
+    assert.ok(failed.error instanceof BatchError);
+    assert.equal(failed.error.index, 0);
+    assert.equal((failed.error.cause as DOMException).name, "TimeoutError");
+    assert.match(failed.error.message, /Batch 0 took longer than the timeout of 300 ms/);
+    assert.equal((await within(policy.fetch(request(1), info)))[0], 1);
+  });
+
+  Deno.test(`Fetcher (${kind.name}) under the policy: a lost batch is retried once, on the same fetcher`, async () => {
+    using setup = await begun(kind, 2, { 0: "lose" });
+    const policy = new BatchPolicy(setup.fetcher, { name: "FetcherProbe", timeout: undefined });
+    const request = (index: number) => ({ index, position: index, fetcher: 0, begun: () => {} });
+    const { result, printed } = await capturingErrors(() =>
+      within(Promise.all([0, 1, 2].map((index) => policy.fetch(request(index), info))))
+    );
+    assert.deepEqual(result.map((batch) => batch[0]), [0, 1, 2]);
+    const starts = setup.probe.starts();
+    assert.deepEqual(starts.filter(([, index]) => index === 0), [[0, 0], [0, 0]]);
+    assert.deepEqual(starts.map(([, index]) => index).sort(), [0, 0, 1, 2]);
+    assert.equal(printed.length, 1);
+    assert.match(String(printed[0]![0]), /while fetching batch 0; retrying the batch on a new/);
+  });
+
+  Deno.test(`Fetcher (${kind.name}) under the policy: a batch lost twice fails, naming it`, async () => {
+    using setup = await begun(kind, 1, { 0: "loseAlways" });
+    const policy = new BatchPolicy(setup.fetcher, { name: "FetcherProbe", timeout: undefined });
+    const request = { index: 0, position: 0, fetcher: 0, begun: () => {} };
+    const { result } = await capturingErrors(() => within(outcome(policy.fetch(request, info))));
+    const { error } = result as { error: unknown };
+    assert.ok(error instanceof BatchError);
+    assert.match(error.message, /Cannot get batch 0 of FetcherProbe: The \w+ died twice/);
+    assert.equal(setup.probe.starts().length, 2);
+  });
+}
