@@ -7,9 +7,11 @@ import assert from "node:assert/strict";
 import { BatchError, type WorkerInfo } from "../mod.ts";
 import type { Fetcher, FetchJob } from "../src/fetch/_fetcher.ts";
 import { BatchPolicy } from "../src/fetch/_policy.ts";
+import { resolveEpochOptions } from "../src/_validate.ts";
+import { openEpoch } from "../src/epoch/_open_epoch.ts";
 import { ThreadFetcher } from "../src/fetch/_thread_fetcher.ts";
 import { WorkerPool } from "../src/fetch/worker/_pool.ts";
-import { capturingErrors, waitFor, within } from "./_helpers.ts";
+import { capturingErrors, delay, waitFor, within } from "./_helpers.ts";
 import { type Behaviour, FetcherProbe } from "./fixtures/fetcher_probe.ts";
 
 const module = new URL("./fixtures/fetcher_probe.ts", import.meta.url).href;
@@ -197,5 +199,44 @@ for (const kind of KINDS) {
     assert.ok(error instanceof BatchError);
     assert.match(error.message, /Cannot get batch 0 of FetcherProbe: The \w+ died twice/);
     assert.equal(setup.probe.starts().length, 2);
+  });
+
+  Deno.test(`Fetcher (${kind.name}) under an epoch stream: fetches at most maxQueueSize + count ahead, and nothing after a cancel`, async () => {
+    const probe = new FetcherProbe();
+    const fetcher = kind.make(probe, 2);
+    const closing = new AbortController();
+    const released = Promise.withResolvers<void>();
+    const { stream } = openEpoch({
+      dataset: probe,
+      name: "FetcherProbe",
+      workers: 2,
+      maxQueueSize: 3,
+      ordered: true,
+      timeout: undefined,
+      options: resolveEpochOptions({}, "FetcherProbe"),
+      epoch: 0,
+      seed: 1,
+      fetcher,
+      closing: closing.signal,
+      release: () => released.resolve(),
+    });
+    try {
+      const reader = stream.getReader();
+      for (let taken = 0; taken < 6; taken++) {
+        await delay(40); // a slow reader: the fetchers run ahead as far as they may
+        const started = probe.starts().length;
+        assert.ok(started <= taken + 3 + 2, `${started} started with ${taken} taken`);
+        assert.equal((await within(reader.read())).value![0], taken);
+      }
+      await reader.cancel();
+      await within(released.promise);
+      const started = probe.starts().length;
+      await delay(40);
+      assert.equal(probe.starts().length, started, "nothing started after the cancel");
+      assert.ok(started <= 6 + 3 + 2);
+    } finally {
+      closing.abort(new Error("the case is over"));
+      fetcher.close(new Error("the case is over"));
+    }
   });
 }
