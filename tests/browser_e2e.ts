@@ -71,12 +71,19 @@ async function chromiumMissing(): Promise<string | undefined> {
   return `Skipped: no executable ${CHROMIUM} on this machine (apt-get install chromium; .ci/run does)`;
 }
 
+/**
+ * How often the page is polled, in ms: on a timer, not on animation frames
+ * (Playwright's default), since a page busy training on a loaded machine
+ * draws a frame only between batches, seconds apart.
+ */
+const POLL_MS = 50;
+
 /** Waits (bounded) until the page's state is one of `states`. */
 async function stateIn(page: Page, states: string[], timeout = 30_000): Promise<void> {
   await page.waitForFunction(
     (states) => states.includes((globalThis as { demo?: PageDemo }).demo?.state ?? ""),
     states,
-    { timeout },
+    { timeout, polling: POLL_MS },
   );
 }
 
@@ -85,6 +92,7 @@ async function received(page: Page, count: number): Promise<void> {
   await page.waitForFunction(
     (count) => ((globalThis as { demo?: PageDemo }).demo?.batches ?? 0) >= count,
     count,
+    { polling: POLL_MS },
   );
 }
 
@@ -165,7 +173,10 @@ Deno.test("The browser demo trains in headless Chromium, and a paused page holds
           await stateIn(page, ["ready"]);
           await page.click("#train");
           await received(page, 2);
-          await page.click("#pause");
+          // A click event dispatched in the page: Playwright's click waits for
+          // two steady animation frames first, which a page training at 96×96
+          // on a busy machine may not draw within its 30 s.
+          await page.dispatchEvent("#pause", "click");
           await stateIn(page, ["paused"]);
           // Still for 2 s: the server has stopped, not paused between batches.
           const paused = await waitUntilStill(demo.calls, 2_000, 30_000);
