@@ -136,7 +136,7 @@ export function resolveBatchOptions(
   options: BatchOptions,
   name: string,
 ): ResolvedBatchOptions {
-  const prefix = `Cannot fetch a batch of ${name} as`;
+  const prefix = `Cannot fetch batch ${show(index)} of ${name} as`;
   checkInteger(index, 0, `${prefix} its index`);
   if (index >= length) {
     throw new RangeError(

@@ -49,9 +49,36 @@ function info(id: number): WorkerInfo {
   return { id, count: 2, seed: 1, epoch: 4 };
 }
 
-/** A job of the contract: batch `index` at `position`, for `fetcher`. */
-function job(index: number, fetcher: number | undefined, signal = new AbortController().signal) {
-  return { index, position: index, fetcher, attempt: 0, info, begun: () => {}, signal } as FetchJob;
+/**
+ * Runs a job of the contract on `fetcher`: batch `index` at position
+ * `index`, for fetcher `id`; settles as the fetcher reports it, and fails
+ * the case if the fetcher reports it twice.
+ */
+function run(
+  fetcher: Fetcher<Int32Array>,
+  index: number,
+  id: number | undefined,
+  signal = new AbortController().signal,
+): Promise<Int32Array> {
+  const { promise, resolve, reject } = Promise.withResolvers<Int32Array>();
+  let reports = 0;
+  const once = <T>(report: (value: T) => void) => (value: T) => {
+    assert.equal(++reports, 1, `batch ${index} was reported twice`);
+    report(value);
+  };
+  const job: FetchJob<Int32Array> = {
+    index,
+    position: index,
+    fetcher: id,
+    attempt: 0,
+    info,
+    begun: () => {},
+    signal,
+    resolve: once(resolve),
+    reject: once(reject),
+  };
+  fetcher.fetch(job);
+  return promise;
 }
 
 /** A fetcher begun on a fresh probe, closed when the case is done. */
@@ -81,7 +108,7 @@ for (const kind of KINDS) {
     using setup = await begun(kind, 2);
     const jobs = Array.from(
       { length: 8 },
-      (_, index) => setup.fetcher.fetch(job(index, index % 2)),
+      (_, index) => run(setup.fetcher, index, index % 2),
     );
     const batches = await within(Promise.all(jobs));
     assert.deepEqual(batches.map((batch) => [...batch]), batches.map((_, i) => [i, i % 2, 4]));
@@ -94,8 +121,8 @@ for (const kind of KINDS) {
 
   Deno.test(`Fetcher (${kind.name}) runs a job for any fetcher on a free one, never more than count at once`, async () => {
     using setup = await begun(kind, 2, { 0: "wait" });
-    const first = setup.fetcher.fetch(job(0, undefined));
-    const rest = Array.from({ length: 5 }, (_, i) => setup.fetcher.fetch(job(i + 1, undefined)));
+    const first = run(setup.fetcher, 0, undefined);
+    const rest = Array.from({ length: 5 }, (_, i) => run(setup.fetcher, i + 1, undefined));
     // With batch 0 waiting, the other fetcher runs all the rest.
     const batches = await within(Promise.all(rest));
     assert.deepEqual(new Set(batches.map((batch) => batch[1])).size, 1);
@@ -106,7 +133,7 @@ for (const kind of KINDS) {
 
   Deno.test(`Fetcher (${kind.name}) withdraws the queued jobs after a position, and only those`, async () => {
     using setup = await begun(kind, 1, { 0: "wait" });
-    const jobs = [0, 1, 2, 3].map((index) => outcome(setup.fetcher.fetch(job(index, 0))));
+    const jobs = [0, 1, 2, 3].map((index) => outcome(run(setup.fetcher, index, 0)));
     await within(waitFor(() => setup.probe.starts().length === 1));
     const reason = new Error("withdrawn");
     setup.fetcher.withdraw(1, reason);
@@ -123,21 +150,21 @@ for (const kind of KINDS) {
     using setup = await begun(kind, 1, { 0: "wait" });
     const running = new AbortController();
     const queued = new AbortController();
-    const first = outcome(setup.fetcher.fetch(job(0, 0, running.signal)));
-    const second = outcome(setup.fetcher.fetch(job(1, 0, queued.signal)));
+    const first = outcome(run(setup.fetcher, 0, 0, running.signal));
+    const second = outcome(run(setup.fetcher, 1, 0, queued.signal));
     await within(waitFor(() => setup.probe.starts().length === 1));
     queued.abort(new Error("not wanted"));
     assert.equal(((await within(second)) as { error: Error }).error.message, "not wanted");
     running.abort(new Error("too slow"));
     assert.equal(((await within(first)) as { error: Error }).error.message, "too slow");
     // The gate is still shut: the fetcher runs the next job all the same.
-    assert.equal((await within(setup.fetcher.fetch(job(2, 0))))[0], 2);
+    assert.equal((await within(run(setup.fetcher, 2, 0)))[0], 2);
     assert.deepEqual(setup.probe.starts().map(([, index]) => index), [0, 2]);
   });
 
   Deno.test(`Fetcher (${kind.name}) abandons running jobs ${kind.abandonStops ? "by stopping them" : "to run to their end"}`, async () => {
     using setup = await begun(kind, 1, { 0: "wait" });
-    const running = outcome(setup.fetcher.fetch(job(0, 0)));
+    const running = outcome(run(setup.fetcher, 0, 0));
     await within(waitFor(() => setup.probe.starts().length === 1));
     const reason = new Error("the epoch failed");
     setup.fetcher.withdraw(-1, reason);
@@ -153,7 +180,7 @@ for (const kind of KINDS) {
 
   Deno.test(`Fetcher (${kind.name}) close rejects queued and running jobs`, async () => {
     using setup = await begun(kind, 1, { 0: "hang" });
-    const jobs = [0, 1].map((index) => outcome(setup.fetcher.fetch(job(index, 0))));
+    const jobs = [0, 1].map((index) => outcome(run(setup.fetcher, index, 0)));
     await within(waitFor(() => setup.probe.starts().length === 1));
     const reason = new Error("closed");
     setup.fetcher.close(reason);
@@ -175,17 +202,15 @@ for (const kind of KINDS) {
     assert.equal((await within(policy.fetch(request(1), info)))[0], 1);
   });
 
-  Deno.test(`Fetcher (${kind.name}) under the policy: a lost batch is retried once, on the same fetcher`, async () => {
-    using setup = await begun(kind, 2, { 0: "lose" });
+  Deno.test(`Fetcher (${kind.name}) under the policy: a lost batch is retried once, on its fetcher, before its other jobs`, async () => {
+    using setup = await begun(kind, 1, { 0: "lose" });
     const policy = new BatchPolicy(setup.fetcher, { name: "FetcherProbe", timeout: undefined });
     const request = (index: number) => ({ index, position: index, fetcher: 0, begun: () => {} });
     const { result, printed } = await capturingErrors(() =>
       within(Promise.all([0, 1, 2].map((index) => policy.fetch(request(index), info))))
     );
     assert.deepEqual(result.map((batch) => batch[0]), [0, 1, 2]);
-    const starts = setup.probe.starts();
-    assert.deepEqual(starts.filter(([, index]) => index === 0), [[0, 0], [0, 0]]);
-    assert.deepEqual(starts.map(([, index]) => index).sort(), [0, 0, 1, 2]);
+    assert.deepEqual(setup.probe.starts(), [[0, 0], [0, 0], [0, 1], [0, 2]]);
     assert.equal(printed.length, 1);
     assert.match(String(printed[0]![0]), /while fetching batch 0; retrying the batch on a new/);
   });
@@ -201,8 +226,51 @@ for (const kind of KINDS) {
     assert.equal(setup.probe.starts().length, 2);
   });
 
+  Deno.test(`Fetcher (${kind.name}) once closed refuses to begin or fetch, and starts nothing`, async () => {
+    using setup = await begun(kind, 1);
+    const reason = new Error("closed");
+    setup.fetcher.close(reason);
+    const context = { epoch: 4, infos: [info(0)], state: { ...setup.probe } };
+    await assert.rejects(
+      setup.fetcher.begin(context, new AbortController().signal),
+      (e) => e === reason,
+    );
+    const refused = await within(outcome(run(setup.fetcher, 0, 0))) as { error: unknown };
+    assert.equal(refused.error, reason);
+    await delay(50);
+    assert.equal(setup.probe.starts().length, 0);
+  });
+
+  Deno.test(`Fetcher (${kind.name}) under the policy: a failing batch is a BatchError with its error as cause`, async () => {
+    using setup = await begun(kind, 1, { 1: "fail" });
+    const policy = new BatchPolicy(setup.fetcher, { name: "FetcherProbe", timeout: undefined });
+    const request = (index: number) => ({ index, position: index, fetcher: 0, begun: () => {} });
+    const failed = await within(outcome(policy.fetch(request(1), info))) as { error: unknown };
+    assert.ok(failed.error instanceof BatchError);
+    assert.equal(failed.error.index, 1);
+    assert.ok(failed.error.cause instanceof SyntaxError);
+    assert.match(
+      failed.error.message,
+      /^Cannot get batch 1 of FetcherProbe: bad record in batch 1/,
+    );
+    assert.equal(setup.probe.starts().length, 1, "a failure is not retried");
+  });
+
+  Deno.test(`Fetcher (${kind.name}) under the policy: the timeout counts from a batch's start, not its wait in the queue`, async () => {
+    using setup = await begun(kind, 1, { 0: "wait" });
+    const policy = new BatchPolicy(setup.fetcher, { name: "FetcherProbe", timeout: 400 });
+    const request = (index: number) => ({ index, position: index, fetcher: 0, begun: () => {} });
+    const first = policy.fetch(request(0), info);
+    const second = policy.fetch(request(1), info);
+    await delay(250);
+    setup.probe.open(); // batch 0 ends within its time; batch 1 waited 250 ms already
+    assert.equal((await within(first))[0], 0);
+    assert.equal((await within(second))[0], 1);
+  });
+
   Deno.test(`Fetcher (${kind.name}) under an epoch stream: fetches at most maxQueueSize + count ahead, and nothing after a cancel`, async () => {
-    const probe = new FetcherProbe();
+    // Batches 6 and 7 wait: at the cancel, later ones are queued in the fetcher.
+    const probe = new FetcherProbe({ 6: "wait", 7: "wait" });
     const fetcher = kind.make(probe, 2);
     const closing = new AbortController();
     const released = Promise.withResolvers<void>();
@@ -228,12 +296,15 @@ for (const kind of KINDS) {
         assert.ok(started <= taken + 3 + 2, `${started} started with ${taken} taken`);
         assert.equal((await within(reader.read())).value![0], taken);
       }
-      await reader.cancel();
+      await within(waitFor(() => probe.starts().length === 8), 10_000, "batches 6 and 7 started");
+      const cancelled = reader.cancel();
+      probe.open();
+      await within(cancelled);
       await within(released.promise);
       const started = probe.starts().length;
       await delay(40);
       assert.equal(probe.starts().length, started, "nothing started after the cancel");
-      assert.ok(started <= 6 + 3 + 2);
+      assert.equal(started, 8, "the batches queued at the cancel never started");
     } finally {
       closing.abort(new Error("the case is over"));
       fetcher.close(new Error("the case is over"));

@@ -6,6 +6,7 @@ import { BatchError } from "../mod.ts";
 import { collect, delay, MODES, within } from "./_helpers.ts";
 import { Numbers } from "./fixtures/numbers.ts";
 import { Seeded } from "./fixtures/seeded.ts";
+import { Startup } from "./fixtures/startup.ts";
 
 for (const mode of MODES) {
   Deno.test(`PyDataset.getBatch gives a batch with the info an unshuffled epoch gives it (${mode.name})`, async () => {
@@ -16,8 +17,10 @@ for (const mode of MODES) {
       assert.equal(batch.index, index);
       assert.equal(batch.epoch, 3);
       assert.equal(batch.count, dataset.workers);
-      const sameFetcher = epoch.find((other) => other.id === batch.id)!;
-      assert.equal(batch.seed, sameFetcher.seed, "the same fetcher's seed as in the epoch");
+      // The draw from onWorkerStart's generator depends on what the worker fetched before.
+      const { draw: _, ...fetched } = batch;
+      const { draw: __, ...expected } = epoch[index]!;
+      assert.deepEqual(fetched, expected, "the batch, fetcher and seed the epoch gave");
     }
     const other = await within(dataset.getBatch(0, { epoch: 4, seed: 9 }));
     assert.notEqual(other.seed, epoch.find((batch) => batch.id === other.id)!.seed);
@@ -84,7 +87,7 @@ Deno.test("PyDataset.getBatch and epoch() do not overlap, and say why", async ()
   const pending = dataset.getBatch(1);
   assert.throws(
     () => dataset.epoch(),
-    /Cannot open an epoch of Numbers as 1 single batches \(getBatch\) are being fetched/,
+    /Cannot open an epoch of Numbers as 1 single batch \(getBatch\) is being fetched/,
   );
   await within(pending);
   assert.equal((await within(collect(dataset.epoch()))).length, 4);
@@ -99,7 +102,7 @@ Deno.test("PyDataset.getBatch refuses a bad index or option, naming the value", 
   );
   await assert.rejects(
     dataset.getBatch(-1),
-    /its index must be a non-negative integer: current value is -1/,
+    /Cannot fetch batch -1 of Numbers as its index must be a non-negative integer: current value is -1/,
   );
   await assert.rejects(dataset.getBatch(1.5), RangeError);
   await assert.rejects(dataset.getBatch("1" as unknown as number), TypeError);
@@ -111,5 +114,25 @@ Deno.test("PyDataset.getBatch refuses a bad index or option, naming the value", 
   await assert.rejects(
     dataset.getBatch(0, { signal: "x" as unknown as AbortSignal }),
     /signal must be an AbortSignal: current value is "x"/,
+  );
+});
+
+Deno.test("PyDataset.getBatch after close() starts afresh, and calls running at the close fail with its reason", async () => {
+  for (const options of [{ workers: 1 }, { workers: 1, useMultiprocessing: true }]) {
+    await using dataset = new Numbers(3, { delay: { 0: 300 } }, options);
+    const running = dataset.getBatch(0);
+    await delay(100);
+    await dataset.close();
+    await assert.rejects(within(running), /Numbers was closed/);
+    assert.equal((await within(dataset.getBatch(2)))[1][0], 4);
+    if (!dataset.useMultiprocessing) await delay(300); // the closed call runs to its end
+  }
+});
+
+Deno.test("PyDataset.getBatch stops waiting for workers to start when its signal aborts", async () => {
+  await using dataset = new Startup("slow"); // its module takes 60 s to load in a worker
+  await assert.rejects(
+    within(dataset.getBatch(0, { signal: AbortSignal.timeout(100) }), 5_000),
+    (error: unknown) => (error as DOMException).name === "TimeoutError",
   );
 });

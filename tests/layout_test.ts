@@ -27,6 +27,7 @@ const PUBLIC_TYPE_FILES = [
   "src/epoch_cursor.ts",
   "src/worker_info.ts",
   "src/array_types.ts",
+  "src/py_dataset_hooks.ts",
   "src/wire/types.ts",
 ];
 

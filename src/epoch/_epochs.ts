@@ -13,16 +13,15 @@ import {
   resolveEpochOptions,
 } from "../_validate.ts";
 import type { EpochStats } from "../epoch_stats.ts";
+import type { Fetcher } from "../fetch/_fetcher.ts";
 import { Fetchers } from "../fetch/_fetchers.ts";
 import { BatchPolicy } from "../fetch/_policy.ts";
 import { ThreadFetcher } from "../fetch/_thread_fetcher.ts";
 import type { BatchOptions, EpochOptions } from "../options.ts";
 import type { EpochCursor } from "../epoch_cursor.ts";
 import type { WorkerInfo } from "../worker_info.ts";
-import { inWorkerContext } from "../fetch/worker/_worker_context.ts";
 import { cursorAfter, type EpochRecord } from "./_cursor.ts";
 import { batchInfo, type EpochDataset, openEpoch } from "./_open_epoch.ts";
-import { workerInfo } from "./_seeds.ts";
 
 /** What the epochs read of their dataset. */
 export interface Dataset<B> extends EpochDataset {
@@ -34,8 +33,9 @@ interface ActiveEpoch {
   settled: Promise<void>;
 }
 
-/** Single batches being fetched outside an epoch, sharing one begin. */
-interface BatchSession {
+/** Single batches being fetched outside an epoch: one fetcher, begun once for them all. */
+interface BatchSession<B> {
+  fetcher: Fetcher<B>;
   begun: Promise<void>;
   running: number;
 }
@@ -49,7 +49,7 @@ export class Epochs<B> {
   #epochs = 0;
   #seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
   #active: ActiveEpoch | undefined;
-  #session: BatchSession | undefined;
+  #session: BatchSession<B> | undefined;
   #stats: EpochStats | undefined;
   #record: EpochRecord | undefined;
 
@@ -76,6 +76,7 @@ export class Epochs<B> {
   open(given: EpochOptions): ReadableStream<B> {
     const options = resolveEpochOptions(given, this.#name);
     this.#checkCanOpen(options.signal);
+    const fetcher = this.#fetchers.use();
     const number = options.epoch ?? this.#epochs;
     this.#epochs = number + 1;
     const closing = new AbortController();
@@ -92,7 +93,7 @@ export class Epochs<B> {
       options,
       epoch: number,
       seed: options.seed ?? this.#seed,
-      fetcher: this.#fetchers.use(),
+      fetcher,
       closing: closing.signal,
       release: () => {
         this.#active = undefined;
@@ -113,67 +114,57 @@ export class Epochs<B> {
         `Cannot open an epoch of ${name} as its previous epoch's stream is still open: read it to the end, cancel it, or close the dataset first`,
       );
     }
-    if (this.#session) {
+    const running = this.#session?.running;
+    if (running) {
+      const what = running === 1 ? "batch (getBatch) is" : "batches (getBatch) are";
       throw new Error(
-        `Cannot open an epoch of ${name} as ${this.#session.running} single batches (getBatch) are being fetched: wait for them first`,
+        `Cannot open an epoch of ${name} as ${running} single ${what} being fetched: wait for them first`,
       );
     }
     signal?.throwIfAborted();
     checkLength(this.#dataset.length, name);
-    this.#checkNotInWorker();
   }
 
-  #checkNotInWorker(): void {
-    if (this.#options.useMultiprocessing && inWorkerContext()) {
-      throw new Error(
-        `Cannot start workers for ${this.#name} inside a dataset worker: put the top-level code of ${this.#options.module} that opens epochs under if (import.meta.main)`,
-      );
-    }
-  }
-
-  /** Fetches batch `index` outside an epoch, through the same fetchers and policy. */
+  /**
+   * Fetches batch `index` outside an epoch, through the same fetchers and
+   * policy, by the fetcher and with the info an unshuffled epoch gives it.
+   */
   async getBatch(index: number, given: BatchOptions): Promise<B> {
     const length = checkLength(this.#dataset.length, this.#name);
-    const { epoch, seed = this.#seed, signal } = resolveBatchOptions(
-      index,
-      length,
-      given,
-      this.#name,
-    );
+    const options = resolveBatchOptions(index, length, given, this.#name);
+    const { epoch, seed = this.#seed, signal } = options;
     if (this.#active) {
       throw new Error(
         `Cannot fetch batch ${index} of ${this.#name} as an epoch is open: read it to the end, cancel it, or close the dataset first`,
       );
     }
     signal?.throwIfAborted();
-    this.#checkNotInWorker();
-    const fetcher = this.#fetchers.use();
     const session = this.#session ??= this.#beginSession(epoch, seed);
     session.running++;
     try {
-      await session.begun;
+      await abortable(session.begun, signal);
+      const { fetcher } = session;
       const policy = new BatchPolicy(fetcher, { name: this.#name, timeout: this.#options.timeout });
-      const request = { index, position: -1, fetcher: undefined, begun: () => {} };
+      const request = { index, position: index, fetcher: index % fetcher.count, begun: () => {} };
       return await policy.fetch(request, batchInfo(fetcher.count, { seed, epoch }), signal);
     } finally {
       if (--session.running === 0 && this.#session === session) {
         this.#session = undefined;
-        fetcher.end();
+        session.fetcher.end();
         this.#fetchers.idle();
       }
     }
   }
 
-  /** Readies the fetchers for single batches: their first batch's epoch and seed. */
-  #beginSession(epoch: number, seed: number): BatchSession {
+  /** Readies the fetchers for single batches: the first one's epoch and seed. */
+  #beginSession(epoch: number, seed: number): BatchSession<B> {
     const fetcher = this.#fetchers.use();
-    const infos = Array.from(
-      { length: fetcher.count },
-      (_, id) => workerInfo(id, fetcher.count, { seed, epoch, shard: 0 }),
-    );
+    const info = batchInfo(fetcher.count, { seed, epoch });
+    const infos = Array.from({ length: fetcher.count }, (_, id) => info(id));
     const state = { ...this.#dataset } as Record<string, unknown>;
     const begun = fetcher.begin({ epoch, infos, state }, new AbortController().signal);
-    return { begun, running: 0 };
+    begun.catch(() => {}); // observed by each call, which may have stopped waiting
+    return { fetcher, begun, running: 0 };
   }
 
   /** Batches `0 .. length - 1` on this thread, one at a time, under the policy. */
@@ -181,7 +172,7 @@ export class Epochs<B> {
     const length = checkLength(this.#dataset.length, this.#name);
     const fetcher = new ThreadFetcher<B>(1, (index, info) => this.#dataset.getItem(index, info));
     const policy = new BatchPolicy(fetcher, { name: this.#name, timeout: this.#options.timeout });
-    const info = () => workerInfo(0, 1, { seed: this.#seed, epoch: 0, shard: 0 });
+    const info = batchInfo(1, { seed: this.#seed, epoch: 0 });
     for (let index = 0; index < length; index++) {
       yield await policy.fetch({ index, position: index, fetcher: 0, begun: () => {} }, info);
     }
@@ -192,6 +183,7 @@ export class Epochs<B> {
     const active = this.#active;
     const reason = new Error(`${this.#name} was closed`);
     active?.controller.abort(reason);
+    this.#session = undefined; // its calls fail as the fetcher closes
     this.#fetchers.close(reason);
     await active?.settled;
   }
@@ -200,4 +192,15 @@ export class Epochs<B> {
   hold(): (() => void) | undefined {
     return this.#fetchers.hold(() => this.#active !== undefined || this.#session !== undefined);
   }
+}
+
+/** `promise`, or a rejection with `signal`'s reason once it aborts first. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  const { promise: aborted, reject } = Promise.withResolvers<never>();
+  const onAbort = () => reject(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  return Promise.race([promise, aborted]).finally(() => {
+    signal.removeEventListener("abort", onAbort);
+  });
 }

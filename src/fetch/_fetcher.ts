@@ -16,7 +16,10 @@ import type { WorkerInfo } from "../worker_info.ts";
 export interface BatchRequest {
   /** The batch index. */
   index: number;
-  /** Its position in the epoch's order; -1 for a single batch outside an epoch. */
+  /**
+   * Its position in the epoch's order (a single batch outside an epoch:
+   * its index, as in an unshuffled epoch).
+   */
   position: number;
   /**
    * The fetcher that must run it (ordered epochs: position mod count, so
@@ -28,8 +31,13 @@ export interface BatchRequest {
   begun(): void;
 }
 
-/** One attempt at a request, as the policy hands it to a {@linkcode Fetcher}. */
-export interface FetchJob extends BatchRequest {
+/**
+ * One attempt at a request, as the policy hands it to a {@linkcode Fetcher}.
+ * The fetcher reports its outcome by calling `resolve` or `reject` once,
+ * before it starts that fetcher's next job: a retry queued from `reject`
+ * runs first.
+ */
+export interface FetchJob<B = unknown> extends BatchRequest {
   /** 0 for the first attempt. A retry goes before its fetcher's other jobs. */
   attempt: number;
   /** What `getItem` gets as its `info` when fetcher `id` runs the job. */
@@ -37,9 +45,13 @@ export interface FetchJob extends BatchRequest {
   /**
    * Aborts when the job is no longer wanted (a timeout, an abort): a queued
    * job is dropped, a running one is let go of (a worker running it is
-   * replaced), and `fetch` rejects with the reason.
+   * replaced), and the job is rejected with the reason.
    */
   signal: AbortSignal;
+  /** Called with the batch. */
+  resolve(batch: B): void;
+  /** Called with what went wrong ({@linkcode FetcherLost} when what ran it was lost). */
+  reject(error: unknown): void;
 }
 
 /** What fetchers need to begin an epoch. */
@@ -63,14 +75,14 @@ export interface Fetcher<B> {
    * closed once idle for the dataset's `idleTimeout`.
    */
   readonly holdsResources: boolean;
-  /** Readies every fetcher for an epoch; `signal` aborts the wait. */
+  /** Readies every fetcher for an epoch; `signal` aborts the wait. Rejects once closed. */
   begin(context: FetchContext, signal: AbortSignal): Promise<void>;
   /**
    * Runs `job` on fetcher `job.fetcher` (the first free one when undefined),
-   * after the jobs queued for it; resolves with the batch, or rejects with
-   * what went wrong ({@linkcode FetcherLost} when what ran it was lost).
+   * after the jobs queued for it (before them, for a retry); once closed,
+   * rejects it at once.
    */
-  fetch(job: FetchJob): Promise<B>;
+  fetch(job: FetchJob<B>): void;
   /** Rejects, with `reason`, the queued jobs of positions after `after` (all with -1). */
   withdraw(after: number, reason: Error): void;
   /**
@@ -83,11 +95,11 @@ export interface Fetcher<B> {
   /** Stops for good: queued and running jobs reject with `reason`. */
   close(reason: Error): void;
   /**
-   * The message of the `BatchError` for batch `index` failing with `error`,
-   * where this kind of fetcher knows more (a worker's missing permission);
-   * undefined for the policy's plain message.
+   * What follows "Cannot get batch i of Name" in the `BatchError` for
+   * `error`, where this kind of fetcher knows more (a worker's missing
+   * permission); undefined for the plain `: ${message}`.
    */
-  explain?(index: number, error: unknown): string | undefined;
+  explain?(error: unknown): string | undefined;
 }
 
 /**

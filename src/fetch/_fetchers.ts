@@ -6,6 +6,7 @@ import type { ResolvedOptions } from "../_validate.ts";
 import type { Fetcher } from "./_fetcher.ts";
 import { type GetItem, ThreadFetcher } from "./_thread_fetcher.ts";
 import { WorkerPool } from "./worker/_pool.ts";
+import { inWorkerContext } from "./worker/_worker_context.ts";
 
 /** The longest delay `setTimeout` takes: 2³¹ - 1 ms, about 24.8 days. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -27,7 +28,7 @@ export class Fetchers<B> {
     this.#getItem = getItem;
   }
 
-  /** The fetcher to use now, a new one if there is none. */
+  /** The fetcher to use now, a new one if there is none (or it was closed). */
   use(): Fetcher<B> {
     clearTimeout(this.#idle);
     if (!this.#fetcher || this.#fetcher.closed) this.#fetcher = this.#create();
@@ -37,6 +38,11 @@ export class Fetchers<B> {
   #create(): Fetcher<B> {
     const { workers, useMultiprocessing, module, permissions, timeout } = this.#options;
     const name = this.#name;
+    if (useMultiprocessing && inWorkerContext()) {
+      throw new Error(
+        `Cannot start workers for ${name} inside a dataset worker: put the top-level code of ${module} that opens epochs under if (import.meta.main)`,
+      );
+    }
     const settings = { ...this.#options };
     return useMultiprocessing
       ? new WorkerPool({

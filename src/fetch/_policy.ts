@@ -34,53 +34,81 @@ export class BatchPolicy<B> {
    * rejects with a {@linkcode BatchError} that names it, or with `signal`'s
    * reason once it aborts.
    */
-  async fetch(
+  fetch(
     request: BatchRequest,
     info: (id: number) => WorkerInfo,
     signal?: AbortSignal,
   ): Promise<B> {
-    for (let attempt = 0;; attempt++) {
-      try {
-        return checkBatch(await this.#attempt({ ...request, attempt, info }, signal));
-      } catch (error) {
-        if (signal?.aborted && error === signal.reason) throw error;
-        if (isLost(error) && attempt < LOST_RETRIES) {
+    const { promise, resolve, reject } = Promise.withResolvers<B>();
+    const fail = (error: unknown) => {
+      if (signal?.aborted && error === signal.reason) reject(error);
+      else reject(this.#batchError(request.index, lostTwice(error, request.index)));
+    };
+    const attempt = (number: number) =>
+      this.#attempt({ ...request, attempt: number, info }, signal, {
+        resolve: (batch) => {
+          try {
+            resolve(checkBatch(batch));
+          } catch (error) {
+            fail(error);
+          }
+        },
+        reject: (error) => {
+          if (!isLost(error) || number >= LOST_RETRIES) return fail(error);
           // Recovered from, but said: a lost fetcher is a bug worth seeing.
           console.error(
             `${error.message}; retrying the batch on a new ${error.kind}:`,
             error.cause,
           );
-          continue;
-        }
-        throw this.#batchError(request.index, lostTwice(error, request.index));
-      }
-    }
+          attempt(number + 1);
+        },
+      });
+    attempt(0);
+    return promise;
   }
 
-  /** One attempt, over once it settles, or its time is up, or `signal` aborts. */
-  #attempt(job: Omit<FetchJob, "signal">, signal: AbortSignal | undefined): Promise<B> {
+  /**
+   * Hands one attempt to the fetcher. Its outcome is reported once: the
+   * fetcher's, or the end of its time (from when it starts), or `signal`.
+   * A retry queued from `outcome.reject` goes before the fetcher's next job.
+   */
+  #attempt(
+    job: Omit<FetchJob<B>, "signal" | "resolve" | "reject">,
+    signal: AbortSignal | undefined,
+    outcome: Pick<FetchJob<B>, "resolve" | "reject">,
+  ): void {
     const { timeout } = this.#options;
     const expiry = new AbortController();
     const stop = signal ? AbortSignal.any([expiry.signal, signal]) : expiry.signal;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const begun = () => {
-      job.begun();
-      if (timeout === undefined) return;
-      timer = setTimeout(() => expiry.abort(timedOut(job.index, timeout)), timeout);
+    let settled = false;
+    const once = <T>(report: (value: T) => void) => (value: T) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      report(value);
     };
-    const fetched = this.#fetcher.fetch({ ...job, begun, signal: stop });
-    const { promise: stopped, reject } = Promise.withResolvers<never>();
+    const reject = once(outcome.reject);
+    // A fetcher lets go of the job when `stop` aborts; the policy does not wait for it to.
     stop.addEventListener("abort", () => reject(stop.reason), { once: true });
-    // Whichever loses the race no longer matters.
-    fetched.catch(() => {});
-    stopped.catch(() => {});
-    return Promise.race([fetched, stopped]).finally(() => clearTimeout(timer));
+    this.#fetcher.fetch({
+      ...job,
+      signal: stop,
+      begun: () => {
+        job.begun();
+        if (timeout === undefined || settled) return;
+        timer = setTimeout(() => expiry.abort(timedOut(job.index, timeout)), timeout);
+      },
+      resolve: once(outcome.resolve),
+      reject,
+    });
   }
 
   #batchError(index: number, cause: unknown): BatchError {
-    const message = this.#fetcher.explain?.(index, cause) ??
-      `Cannot get batch ${index} of ${this.#options.name}: ${describeError(cause)}`;
-    return new BatchError(index, message, { cause });
+    const detail = this.#fetcher.explain?.(cause) ?? `: ${describeError(cause)}`;
+    return new BatchError(index, `Cannot get batch ${index} of ${this.#options.name}${detail}`, {
+      cause,
+    });
   }
 }
 

@@ -9,19 +9,14 @@ import { JobQueues } from "./_job_queues.ts";
 /** A dataset's `getItem`, called on this thread. */
 export type GetItem<B> = (index: number, info: WorkerInfo) => B | Promise<B>;
 
-interface Job<B> extends FetchJob {
-  resolve(value: B): void;
-  reject(error: unknown): void;
-}
-
 /** Runs `getItem` on `count` slots of the main thread. */
 export class ThreadFetcher<B> implements Fetcher<B> {
   readonly count: number;
   #getItem: GetItem<B>;
-  #queues: JobQueues<Job<B>>;
+  #queues: JobQueues<FetchJob<B>>;
   /** The job each slot runs, by slot. */
-  #running: (Job<B> | undefined)[];
-  #closed = false;
+  #running: (FetchJob<B> | undefined)[];
+  #closed: Error | undefined;
 
   constructor(count: number, getItem: GetItem<B>) {
     this.count = count;
@@ -31,7 +26,7 @@ export class ThreadFetcher<B> implements Fetcher<B> {
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.#closed !== undefined;
   }
 
   /** The slots are calls on this thread: nothing to let go of when idle. */
@@ -41,20 +36,15 @@ export class ThreadFetcher<B> implements Fetcher<B> {
 
   /** Nothing to ready: the slots share the dataset itself. */
   begin(_context: FetchContext, _signal: AbortSignal): Promise<void> {
-    return Promise.resolve();
+    return this.#closed ? Promise.reject(this.#closed) : Promise.resolve();
   }
 
-  fetch(request: FetchJob): Promise<B> {
-    const { promise, resolve, reject } = Promise.withResolvers<B>();
-    const job: Job<B> = { ...request, resolve, reject };
-    if (this.#closed) reject(new Error("The fetcher was closed"));
-    else if (job.signal.aborted) reject(job.signal.reason);
-    else {
-      job.signal.addEventListener("abort", () => this.#drop(job), { once: true });
-      this.#queues.add(job);
-      this.#drainAll();
-    }
-    return promise;
+  fetch(job: FetchJob<B>): void {
+    if (this.#closed) return job.reject(this.#closed);
+    if (job.signal.aborted) return job.reject(job.signal.reason);
+    job.signal.addEventListener("abort", () => this.#drop(job), { once: true });
+    this.#queues.add(job);
+    for (let slot = 0; slot < this.count; slot++) this.#drain(slot);
   }
 
   withdraw(after: number, reason: Error): void {
@@ -67,7 +57,7 @@ export class ThreadFetcher<B> implements Fetcher<B> {
   end(): void {}
 
   close(reason: Error): void {
-    this.#closed = true;
+    this.#closed = reason;
     for (const job of this.#queues.withdraw(-Infinity)) job.reject(reason);
     for (const [slot, job] of this.#running.entries()) {
       this.#running[slot] = undefined;
@@ -76,17 +66,13 @@ export class ThreadFetcher<B> implements Fetcher<B> {
   }
 
   /** A job no longer wanted: off its queue, or its slot freed for the next. */
-  #drop(job: Job<B>): void {
-    job.reject(job.signal.reason);
-    if (this.#queues.remove(job)) return;
+  #drop(job: FetchJob<B>): void {
+    if (this.#queues.remove(job)) return job.reject(job.signal.reason);
     const slot = this.#running.indexOf(job);
-    if (slot < 0) return;
+    if (slot < 0) return; // settled already
     this.#running[slot] = undefined;
+    job.reject(job.signal.reason);
     this.#drain(slot);
-  }
-
-  #drainAll(): void {
-    for (let slot = 0; slot < this.count; slot++) this.#drain(slot);
   }
 
   #drain(slot: number): void {
@@ -96,12 +82,16 @@ export class ThreadFetcher<B> implements Fetcher<B> {
     this.#running[slot] = job;
     job.begun();
     Promise.resolve().then(() => this.#getItem(job.index, job.info(slot))).then(
-      job.resolve,
-      job.reject,
-    ).finally(() => {
-      if (this.#running[slot] !== job) return; // dropped or closed meanwhile
-      this.#running[slot] = undefined;
-      this.#drain(slot);
-    });
+      (batch) => this.#settle(slot, job, () => job.resolve(batch)),
+      (error) => this.#settle(slot, job, () => job.reject(error)),
+    );
+  }
+
+  /** Reports a job's outcome, unless it was dropped or closed meanwhile, then runs the next. */
+  #settle(slot: number, job: FetchJob<B>, report: () => void): void {
+    if (this.#running[slot] !== job) return;
+    this.#running[slot] = undefined;
+    report();
+    this.#drain(slot);
   }
 }

@@ -45,8 +45,6 @@ export interface WorkerPoolOptions {
 interface Job extends FetchJob {
   /** The id of its `get` message, to match the answer. */
   id: number;
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
 }
 
 interface Slot {
@@ -109,7 +107,8 @@ export class WorkerPool implements Fetcher<unknown> {
   #epoch = -1;
   #state: Record<string, unknown> = {};
   #fatal: Error | undefined;
-  #closed = false;
+  /** Why it was closed; undefined while open. */
+  #closed: Error | undefined;
   /** The working directory when the epoch began, to notice a worker moving it. */
   #cwd: string | undefined;
 
@@ -122,7 +121,7 @@ export class WorkerPool implements Fetcher<unknown> {
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.#closed !== undefined;
   }
 
   /** Workers keep the process alive until terminated. */
@@ -140,6 +139,7 @@ export class WorkerPool implements Fetcher<unknown> {
    * each its info.
    */
   async begin({ epoch, state, infos }: FetchContext, signal: AbortSignal): Promise<void> {
+    if (this.#closed) throw this.#closed;
     this.#epoch = epoch;
     this.#state = state;
     this.#infos = infos;
@@ -150,8 +150,11 @@ export class WorkerPool implements Fetcher<unknown> {
       this.#cwd = workingDirectory();
     }
     if (this.#scopes) await checkFolders(this.#scopes, this.#options.name, signal);
+    // Closed meanwhile: no worker may start that nothing would end.
+    if (this.#closed) throw this.#closed;
     for (let id = 0; id < this.#options.size; id++) if (!this.#slots[id]) this.#spawn(id);
     await this.#ready(signal);
+    if (this.#closed) throw this.#closed;
     for (const slot of this.#live()) this.#sendState(slot);
   }
 
@@ -186,17 +189,14 @@ export class WorkerPool implements Fetcher<unknown> {
    * in the queues until their worker is free, so a worker that finishes
    * gets the next one at once.
    */
-  fetch(request: FetchJob): Promise<unknown> {
-    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    const job: Job = { ...request, id: this.#nextId++, resolve, reject };
-    if (this.#fatal) reject(this.#fatal);
-    else if (job.signal.aborted) reject(job.signal.reason);
-    else {
-      job.signal.addEventListener("abort", () => this.#drop(job), { once: true });
-      this.#queues.add(job);
-      this.#dispatch();
-    }
-    return promise;
+  fetch(request: FetchJob): void {
+    const job: Job = { ...request, id: this.#nextId++ };
+    const refusal = this.#closed ?? this.#fatal;
+    if (refusal) return job.reject(refusal);
+    if (job.signal.aborted) return job.reject(job.signal.reason);
+    job.signal.addEventListener("abort", () => this.#drop(job), { once: true });
+    this.#queues.add(job);
+    this.#dispatch();
   }
 
   /**
@@ -204,12 +204,12 @@ export class WorkerPool implements Fetcher<unknown> {
    * replaced, since only terminating it stops a running getItem.
    */
   #drop(job: Job): void {
-    job.reject(job.signal.reason);
-    if (this.#queues.remove(job)) return;
+    if (this.#queues.remove(job)) return job.reject(job.signal.reason);
     const slot = this.#live().find((slot) => slot.job === job);
-    if (!slot) return;
+    if (!slot) return; // settled already
     slot.job = undefined;
     this.#bury(slot);
+    job.reject(job.signal.reason);
     this.#dispatch();
   }
 
@@ -233,12 +233,13 @@ export class WorkerPool implements Fetcher<unknown> {
 
   /** Terminates every worker; pending batches fail with `reason`. */
   close(reason: Error): void {
-    this.#closed = true;
+    this.#closed ??= reason;
     for (const slot of this.#live()) {
       this.#terminate(slot);
       slot.unready(reason);
-      slot.job?.reject(reason);
+      const job = slot.job;
       slot.job = undefined;
+      job?.reject(reason);
     }
     this.#slots = [];
     for (const job of this.#queues.withdraw(-Infinity)) job.reject(reason);
@@ -249,20 +250,18 @@ export class WorkerPool implements Fetcher<unknown> {
    * lacked and how to grant it, or that a worker's copy has no #private
    * fields.
    */
-  explain(index: number, cause: unknown): string {
-    const { name } = this.#options;
+  explain(cause: unknown): string | undefined {
     const missing = missingPermission(cause);
-    const resolved = missing?.resolved === undefined ? "" : ` (that is "${missing.resolved}")`;
-    let message = missing
-      ? `Cannot get batch ${index} of ${name} as its worker lacks ${missing.name} access${
-        missing.target === undefined ? "" : ` to "${missing.target}"${resolved}`
-      }: ${permissionAdvice(missing)} (${describeError(cause)})`
-      : `Cannot get batch ${index} of ${name}: ${describeError(cause)}`;
-    if (/private member/.test(describeError(cause))) {
-      message +=
-        ` (a worker's copy of the dataset has no #private fields, since its constructor does not run there: keep the state getItem needs in public fields)`;
+    const message = describeError(cause);
+    if (missing) {
+      const resolved = missing.resolved === undefined ? "" : ` (that is "${missing.resolved}")`;
+      const target = missing.target === undefined ? "" : ` to "${missing.target}"${resolved}`;
+      return ` as its worker lacks ${missing.name} access${target}: ${
+        permissionAdvice(missing)
+      } (${message})`;
     }
-    return message;
+    if (!/private member/.test(message)) return undefined;
+    return `: ${message} (a worker's copy of the dataset has no #private fields, since its constructor does not run there: keep the state getItem needs in public fields)`;
   }
 
   #spawn(id: number): Slot {
@@ -399,7 +398,7 @@ export class WorkerPool implements Fetcher<unknown> {
 
   #dispatch(): void {
     for (let id = 0; id < this.#options.size; id++) {
-      if (this.#fatal) return;
+      if (this.#fatal || this.#closed) return;
       const slot = this.#slots[id];
       if (!slot) {
         if (this.#queues.waitsFor(id)) this.#respawn(id);
@@ -470,7 +469,7 @@ export class WorkerPool implements Fetcher<unknown> {
       );
     } else {
       // Recovered from, but said: a dying worker is a bug worth seeing.
-      console.error(`A worker of ${name} died between batches; it was replaced:`, cause);
+      console.error(`A worker of ${name} died between batches on a new worker:`, cause);
     }
     this.#dispatch();
   }
