@@ -21,6 +21,8 @@ export interface ResolvedOptions {
   ordered: boolean;
   timeout: number | undefined;
   idleTimeout: number;
+  retries: number;
+  retryDelay: number;
 }
 
 /**
@@ -49,6 +51,8 @@ export function resolveOptions(
     ordered = true,
     timeout,
     idleTimeout = 5_000,
+    retries = 0,
+    retryDelay = 100,
   } = options;
   checkInteger(workers, 1, `${prefix} workers`);
   if (typeof useMultiprocessing !== "boolean") {
@@ -71,6 +75,7 @@ export function resolveOptions(
   }
   if (timeout !== undefined) checkTimeout(timeout, prefix);
   checkIdleTimeout(idleTimeout, prefix);
+  checkRetries({ retries, retryDelay }, prefix);
   return {
     workers,
     useMultiprocessing,
@@ -80,6 +85,8 @@ export function resolveOptions(
     ordered,
     timeout,
     idleTimeout,
+    retries,
+    retryDelay,
   };
 }
 
@@ -107,6 +114,8 @@ export function resolveEpochOptions(
     );
   }
   const { shuffle = false, seed, signal, epoch, shard, start = 0, skip = [] } = options;
+  const { retries, retryDelay } = options;
+  const { orderVersion } = options;
   if (typeof shuffle !== "boolean") {
     throw new TypeError(
       `${prefix} shuffle must be a boolean: current value is ${show(shuffle)}`,
@@ -117,8 +126,21 @@ export function resolveEpochOptions(
   const checkedShard = shard === undefined ? undefined : checkShard(shard, prefix);
   checkInteger(start, 0, `${prefix} start`);
   checkSkip(skip, start, prefix);
+  checkOrderVersion(orderVersion, { shuffle, start, skip }, prefix);
   checkSignal(signal, prefix);
-  return { shuffle, seed, signal, epoch, shard: checkedShard, start, skip: [...skip] };
+  checkRetries({ retries, retryDelay }, prefix);
+  const retry = { retries, retryDelay };
+  return {
+    shuffle,
+    seed,
+    signal,
+    epoch,
+    shard: checkedShard,
+    start,
+    skip: [...skip],
+    orderVersion,
+    ...retry,
+  };
 }
 
 /** {@linkcode BatchOptions} with defaults applied and values checked. */
@@ -151,6 +173,57 @@ export function resolveBatchOptions(
   checkSeed(seed, prefix);
   checkSignal(signal, prefix);
   return { epoch, seed, signal };
+}
+
+/** Checks `retries` and `retryDelay` where they are given. */
+function checkRetries(
+  { retries, retryDelay }: { retries: unknown; retryDelay: unknown },
+  prefix: string,
+): void {
+  if (retries !== undefined) checkInteger(retries, 0, `${prefix} retries`);
+  if (retryDelay === undefined) return;
+  if (typeof retryDelay !== "number") {
+    throw new TypeError(
+      `${prefix} retryDelay must be a non-negative number of milliseconds: current value is ${
+        show(retryDelay)
+      }`,
+    );
+  }
+  if (!(Number.isFinite(retryDelay) && retryDelay >= 0)) {
+    throw new RangeError(
+      `${prefix} retryDelay must be a non-negative number of milliseconds: current value is ${retryDelay}`,
+    );
+  }
+}
+
+/**
+ * Checks `orderVersion` where given: a version of the shuffled order this
+ * build reads (those of src/epoch/_order.ts). A shuffled resume needs it, as
+ * a cursor without one may be of either version.
+ */
+function checkOrderVersion(
+  orderVersion: unknown,
+  { shuffle, start, skip }: { shuffle: boolean; start: number; skip: readonly number[] },
+  prefix: string,
+): void {
+  const versions = "1 or 2";
+  if (orderVersion === undefined) {
+    if (!shuffle || (start === 0 && skip.length === 0)) return;
+    const at = `start ${start}` + (skip.length > 0 ? `, skip ${JSON.stringify(skip)}` : "");
+    throw new TypeError(
+      `${prefix} resuming a shuffled order (${at}) needs its orderVersion, ${versions}: current value is undefined (a cursor saved before orderVersion existed resumes exactly with orderVersion: 1)`,
+    );
+  }
+  if (typeof orderVersion !== "number") {
+    throw new TypeError(
+      `${prefix} orderVersion must be ${versions}: current value is ${show(orderVersion)}`,
+    );
+  }
+  if (orderVersion !== 1 && orderVersion !== 2) {
+    throw new RangeError(
+      `${prefix} orderVersion must be ${versions}, the versions of the shuffled order this build reads: current value is ${orderVersion}`,
+    );
+  }
 }
 
 function checkSeed(seed: unknown, prefix: string): void {

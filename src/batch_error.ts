@@ -45,17 +45,21 @@
 export class BatchError extends Error {
   /** The index of the batch that failed, as given to `getItem`. */
   readonly index: number;
+  /** How many attempts were made at the batch, all failed: 1 without retries. */
+  readonly attempts: number;
 
   /**
    * Constructs a new instance.
    *
    * @param index The index of the batch that failed.
    * @param message What went wrong.
-   * @param options `cause`: the original error.
+   * @param options `cause`: the last attempt's error; `attempts`: how
+   * many attempts failed (1 by default).
    */
-  constructor(index: number, message: string, options?: ErrorOptions) {
+  constructor(index: number, message: string, options?: ErrorOptions & { attempts?: number }) {
     super(message, options);
     this.name = "BatchError";
     this.index = index;
+    this.attempts = options?.attempts ?? 1;
   }
 }

@@ -15,6 +15,18 @@ import type { Shard } from "./options.ts";
  * from where the reader stopped, in any process, as long as the dataset's
  * `length` is the same.
  *
+ * Every cursor records the version of its order in `orderVersion`, so that
+ * a build whose shuffle differs can never resume it in another order.
+ * Version 2, the current one, computes a shuffled epoch's order lazily, a
+ * keyed bijection evaluated per position, as TensorFlow's `index_shuffle`
+ * does: any `length` up to `Number.MAX_SAFE_INTEGER`, in constant memory.
+ * Version 1 is the Fisher–Yates order of builds before it (fewer than 2³²
+ * batches), whose cursors have no `orderVersion`: give them
+ * `orderVersion: 1` to resume them exactly. A build refuses a version it
+ * does not read, and a shuffled resume without a version, with an error
+ * that names the versions; unshuffled orders are the same in every
+ * version.
+ *
  * @example Resume an epoch in a new process
  * ```ts
  * import { type EpochCursor, PyDataset } from "@pydataset/pydataset";
@@ -38,9 +50,32 @@ import type { Shard } from "./options.ts";
  * const saved = JSON.stringify(dataset.cursor);
  *
  * const cursor: EpochCursor = JSON.parse(saved); // later, elsewhere
+ * assert.equal(cursor.orderVersion, 2);
  * const rest: number[] = [];
  * for await (const index of new Indices().epoch(cursor)) rest.push(index);
  * assert.deepEqual([...first, ...rest].sort(), [0, 1, 2, 3, 4, 5]);
+ * ```
+ *
+ * @example Resume a cursor saved before orderVersion
+ * ```ts
+ * import { PyDataset } from "@pydataset/pydataset";
+ * import assert from "node:assert/strict";
+ *
+ * class Indices extends PyDataset<number> {
+ *   get length(): number {
+ *     return 10;
+ *   }
+ *   getItem(index: number): number {
+ *     return index;
+ *   }
+ * }
+ *
+ * // Saved by a build of version 1, which read 3, 5, 7, 9 of epoch 2 first.
+ * const old = { epoch: 2, seed: 3, shuffle: true, start: 4 };
+ * assert.throws(() => new Indices().epoch(old), /needs its orderVersion, 1 or 2/);
+ * const rest: number[] = [];
+ * for await (const index of new Indices().epoch({ ...old, orderVersion: 1 })) rest.push(index);
+ * assert.deepEqual(rest, [1, 4, 8, 0, 6, 2]); // the rest of version 1's order
  * ```
  */
 export interface EpochCursor {
@@ -50,6 +85,11 @@ export interface EpochCursor {
   seed: number;
   /** Whether its order is shuffled. */
   shuffle: boolean;
+  /**
+   * The version of its order: 2 for an epoch read by this build, 1 for one
+   * resumed with `orderVersion: 1`. See {@linkcode EpochOptions.orderVersion}.
+   */
+  orderVersion: number;
   /** The shard read, if any. */
   shard?: Shard;
   /** The first position of the order the reader has not taken. */

@@ -57,4 +57,6 @@ export interface EpochStats {
   elapsedMs: number;
   /** Whether the epoch has ended. */
   ended: boolean;
+  /** Attempts beyond a batch's first, summed over batches (see `retries`). */
+  retries: number;
 }

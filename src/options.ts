@@ -123,6 +123,24 @@ export interface PyDatasetOptions {
    * @default {5000}
    */
   idleTimeout?: number;
+  /**
+   * How many more times a batch is tried when its `getItem` throws,
+   * rejects or passes `timeout`, on the same fetcher (`info.attempt` counts
+   * the attempts), before its `BatchError`. A worker's death is retried
+   * once more on top. Each epoch may override it. A non-negative integer.
+   *
+   * @default {0}
+   */
+  retries?: number;
+  /**
+   * Milliseconds before the first retry of a batch; each further retry
+   * waits twice as long as the one before, at most 10 s. Meanwhile the
+   * other batches are fetched; an ordered epoch delivers the batch in its
+   * place once it comes. Each epoch may override it. A non-negative number.
+   *
+   * @default {100}
+   */
+  retryDelay?: number;
 }
 
 /**
@@ -200,6 +218,31 @@ export interface EpochOptions {
    * @default {[]}
    */
   skip?: number[];
+  /**
+   * The version of the shuffled order to read, as a cursor records it in
+   * {@linkcode EpochCursor.orderVersion}: 2, this build's order (computed
+   * lazily, a keyed bijection per position, for any length), or 1, the
+   * Fisher–Yates order of builds before version 2 (fewer than 2³² batches),
+   * to resume a cursor they saved exactly. Unset means 2, except that a
+   * shuffled resume (`shuffle` with `start` or `skip`) needs it: a cursor
+   * without it may be of either version, so it is refused rather than read
+   * in another order. Unshuffled orders are the same in every version.
+   *
+   * @default {undefined}
+   */
+  orderVersion?: number;
+  /**
+   * This epoch's {@linkcode PyDatasetOptions.retries}.
+   *
+   * @default {undefined}
+   */
+  retries?: number;
+  /**
+   * This epoch's {@linkcode PyDatasetOptions.retryDelay}.
+   *
+   * @default {undefined}
+   */
+  retryDelay?: number;
   /**
    * Aborting it stops fetching and errors the stream with its reason.
    * Workers busy with this epoch are terminated; running main-thread

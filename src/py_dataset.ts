@@ -10,7 +10,7 @@ import { Epochs } from "./epoch/_epochs.ts";
 import type { EpochCursor } from "./epoch_cursor.ts";
 import type { EpochStats } from "./epoch_stats.ts";
 import type { BatchOptions, EpochOptions, PyDatasetOptions } from "./options.ts";
-import type { WorkerInfo } from "./worker_info.ts";
+import type { BatchInfo } from "./worker_info.ts";
 
 /**
  * Keras's `PyDataset` for Deno. Subclass it, implement `length` (the number
@@ -105,10 +105,10 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    * numbers, strings).
    *
    * @param index The batch index, from 0 to `length - 1`.
-   * @param info Which fetcher runs the call, and its seed; a subclass may
-   * leave it out of its signature.
+   * @param info Which fetcher runs the call and its seed, the batch's own
+   * seed and the attempt; a subclass may leave it out of its signature.
    */
-  abstract getItem(index: number, info: WorkerInfo): B | Promise<B>;
+  abstract getItem(index: number, info: BatchInfo): B | Promise<B>;
 
   /** How many batches are fetched at once. */
   get workers(): number {

@@ -54,3 +54,46 @@ export interface WorkerInfo {
   /** The epoch's number. */
   readonly epoch: number;
 }
+
+/**
+ * What `getItem` gets as its second argument: the {@linkcode WorkerInfo} of
+ * the fetcher that runs the call, and this batch's own facts.
+ *
+ * Seed augmentations from `batchSeed`: it depends only on the epoch's
+ * seed, the epoch number and the batch index, so a batch gets the same
+ * random numbers with 1, 2 or 8 workers, on the main thread or in workers,
+ * in any shard, after a resume, on a retry. `seed` (per fetcher) suits
+ * state a fetcher keeps across its batches, such as a generator made in
+ * `onWorkerStart`; its numbers then depend on which batches that fetcher ran.
+ *
+ * @example Augment from the batch's seed
+ * ```ts
+ * import { type BatchInfo, PyDataset } from "@pydataset/pydataset";
+ * import assert from "node:assert/strict";
+ *
+ * class Noise extends PyDataset<number> {
+ *   get length(): number {
+ *     return 4;
+ *   }
+ *   getItem(_index: number, info: BatchInfo): number {
+ *     return info.batchSeed; // seed a generator with it in real code
+ *   }
+ * }
+ *
+ * const read = async (workers: number) => {
+ *   const seeds: number[] = [];
+ *   for await (const seed of new Noise({ workers }).epoch({ seed: 5 })) seeds.push(seed);
+ *   return seeds;
+ * };
+ * assert.deepEqual(await read(1), await read(3));
+ * ```
+ */
+export interface BatchInfo extends WorkerInfo {
+  /**
+   * This batch's seed: an unsigned 32-bit integer that depends only on the
+   * epoch's seed, the epoch number and the batch index.
+   */
+  readonly batchSeed: number;
+  /** Which attempt at this batch the call is: 0 for the first, 1 for the first retry, … */
+  readonly attempt: number;
+}

@@ -4,7 +4,7 @@
 // per-batch policy wrapped around it.
 
 import assert from "node:assert/strict";
-import { BatchError, type WorkerInfo } from "../mod.ts";
+import { BatchError, type BatchInfo } from "../mod.ts";
 import type { Fetcher, FetchJob } from "../src/fetch/_fetcher.ts";
 import { BatchPolicy } from "../src/fetch/_policy.ts";
 import { resolveEpochOptions } from "../src/_validate.ts";
@@ -44,10 +44,13 @@ const KINDS: Kind[] = [
   },
 ];
 
-/** Each fetcher's info, as an epoch numbered 4 gives it. */
-function info(id: number): WorkerInfo {
-  return { id, count: 2, seed: 1, epoch: 4 };
+/** Each fetcher's info, as an epoch numbered 4 gives it (the same batch seed for all). */
+function info(id: number): BatchInfo {
+  return { id, count: 2, seed: 1, epoch: 4, batchSeed: 9, attempt: 0 };
 }
+
+/** The policy's options: no timeout, no retries (a case sets its own). */
+const POLICY = { name: "FetcherProbe", timeout: undefined, retries: 0, retryDelay: 100 };
 
 /**
  * Runs a job of the contract on `fetcher`: batch `index` at position
@@ -192,7 +195,7 @@ for (const kind of KINDS) {
 
   Deno.test(`Fetcher (${kind.name}) under the policy: a batch past the timeout fails, and its fetcher goes on`, async () => {
     using setup = await begun(kind, 1, { 0: "hang" });
-    const policy = new BatchPolicy(setup.fetcher, { name: "FetcherProbe", timeout: 300 });
+    const policy = new BatchPolicy(setup.fetcher, { ...POLICY, timeout: 300 });
     const request = (index: number) => ({ index, position: index, fetcher: 0, begun: () => {} });
     const failed = await within(outcome(policy.fetch(request(0), info))) as { error: unknown };
     assert.ok(failed.error instanceof BatchError);
@@ -204,7 +207,7 @@ for (const kind of KINDS) {
 
   Deno.test(`Fetcher (${kind.name}) under the policy: a lost batch is retried once, on its fetcher, before its other jobs`, async () => {
     using setup = await begun(kind, 1, { 0: "lose" });
-    const policy = new BatchPolicy(setup.fetcher, { name: "FetcherProbe", timeout: undefined });
+    const policy = new BatchPolicy(setup.fetcher, POLICY);
     const request = (index: number) => ({ index, position: index, fetcher: 0, begun: () => {} });
     const { result, printed } = await capturingErrors(() =>
       within(Promise.all([0, 1, 2].map((index) => policy.fetch(request(index), info))))
@@ -217,12 +220,15 @@ for (const kind of KINDS) {
 
   Deno.test(`Fetcher (${kind.name}) under the policy: a batch lost twice fails, naming it`, async () => {
     using setup = await begun(kind, 1, { 0: "loseAlways" });
-    const policy = new BatchPolicy(setup.fetcher, { name: "FetcherProbe", timeout: undefined });
+    const policy = new BatchPolicy(setup.fetcher, POLICY);
     const request = { index: 0, position: 0, fetcher: 0, begun: () => {} };
     const { result } = await capturingErrors(() => within(outcome(policy.fetch(request, info))));
     const { error } = result as { error: unknown };
     assert.ok(error instanceof BatchError);
-    assert.match(error.message, /Cannot get batch 0 of FetcherProbe: The \w+ died twice/);
+    assert.match(
+      error.message,
+      /Cannot get batch 0 of FetcherProbe \(2 attempts failed\): The \w+ died twice/,
+    );
     assert.equal(setup.probe.starts().length, 2);
   });
 
@@ -243,7 +249,7 @@ for (const kind of KINDS) {
 
   Deno.test(`Fetcher (${kind.name}) under the policy: a failing batch is a BatchError with its error as cause`, async () => {
     using setup = await begun(kind, 1, { 1: "fail" });
-    const policy = new BatchPolicy(setup.fetcher, { name: "FetcherProbe", timeout: undefined });
+    const policy = new BatchPolicy(setup.fetcher, POLICY);
     const request = (index: number) => ({ index, position: index, fetcher: 0, begun: () => {} });
     const failed = await within(outcome(policy.fetch(request(1), info))) as { error: unknown };
     assert.ok(failed.error instanceof BatchError);
@@ -258,7 +264,7 @@ for (const kind of KINDS) {
 
   Deno.test(`Fetcher (${kind.name}) under the policy: the timeout counts from a batch's start, not its wait in the queue`, async () => {
     using setup = await begun(kind, 1, { 0: "wait" });
-    const policy = new BatchPolicy(setup.fetcher, { name: "FetcherProbe", timeout: 400 });
+    const policy = new BatchPolicy(setup.fetcher, { ...POLICY, timeout: 400 });
     const request = (index: number) => ({ index, position: index, fetcher: 0, begun: () => {} });
     const first = policy.fetch(request(0), info);
     const second = policy.fetch(request(1), info);
@@ -281,6 +287,8 @@ for (const kind of KINDS) {
       maxQueueSize: 3,
       ordered: true,
       timeout: undefined,
+      retries: 0,
+      retryDelay: 100,
       options: resolveEpochOptions({}, "FetcherProbe"),
       epoch: 0,
       seed: 1,

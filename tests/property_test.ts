@@ -66,6 +66,7 @@ function options(scenario: Scenario): EpochOptions {
     epoch: 0,
     ...(shard ? { shard } : {}),
     start: Math.min(start, sharded),
+    orderVersion: 2,
   };
 }
 

@@ -11,6 +11,8 @@ export interface EpochRecord {
   epoch: number;
   seed: number;
   shuffle: boolean;
+  /** The version of the order: the option's, else the current one. */
+  orderVersion: number;
   shard: Shard | undefined;
   start: number;
   skip: number[];
@@ -27,11 +29,12 @@ export interface EpochRecord {
  * taken, or the next epoch from its start when every batch was taken.
  */
 export function cursorAfter(record: EpochRecord): EpochCursor {
-  const { epoch, seed, shuffle, shard, order, length, progress } = record;
+  const { epoch, seed, shuffle, orderVersion, shard, order, length, progress } = record;
   const at = (start: number, skip: number[]): EpochCursor => ({
     epoch,
     seed,
     shuffle,
+    orderVersion,
     ...(shard ? { shard: { ...shard } } : {}),
     start,
     ...(skip.length > 0 ? { skip } : {}),

@@ -19,13 +19,14 @@ import { BatchPolicy } from "../fetch/_policy.ts";
 import { ThreadFetcher } from "../fetch/_thread_fetcher.ts";
 import type { BatchOptions, EpochOptions } from "../options.ts";
 import type { EpochCursor } from "../epoch_cursor.ts";
-import type { WorkerInfo } from "../worker_info.ts";
+import type { BatchInfo } from "../worker_info.ts";
 import { cursorAfter, type EpochRecord } from "./_cursor.ts";
-import { batchInfo, type EpochDataset, openEpoch } from "./_open_epoch.ts";
+import { type EpochDataset, openEpoch, singleBatchInfo } from "./_open_epoch.ts";
+import { workerInfo } from "./_seeds.ts";
 
 /** What the epochs read of their dataset. */
 export interface Dataset<B> extends EpochDataset {
-  getItem(index: number, info: WorkerInfo): B | Promise<B>;
+  getItem(index: number, info: BatchInfo): B | Promise<B>;
 }
 
 interface ActiveEpoch {
@@ -90,6 +91,8 @@ export class Epochs<B> {
       maxQueueSize,
       ordered,
       timeout,
+      retries: options.retries ?? this.#options.retries,
+      retryDelay: options.retryDelay ?? this.#options.retryDelay,
       options,
       epoch: number,
       seed: options.seed ?? this.#seed,
@@ -144,9 +147,10 @@ export class Epochs<B> {
     try {
       await abortable(session.begun, signal);
       const { fetcher } = session;
-      const policy = new BatchPolicy(fetcher, { name: this.#name, timeout: this.#options.timeout });
+      const policy = new BatchPolicy(fetcher, { name: this.#name, ...this.#options });
       const request = { index, position: index, fetcher: index % fetcher.count, begun: () => {} };
-      return await policy.fetch(request, batchInfo(fetcher.count, { seed, epoch }), signal);
+      const info = singleBatchInfo(fetcher.count, { seed, epoch }, index);
+      return await policy.fetch(request, info, signal);
     } finally {
       if (--session.running === 0 && this.#session === session) {
         this.#session = undefined;
@@ -159,8 +163,11 @@ export class Epochs<B> {
   /** Readies the fetchers for single batches: the first one's epoch and seed. */
   #beginSession(epoch: number, seed: number): BatchSession<B> {
     const fetcher = this.#fetchers.use();
-    const info = batchInfo(fetcher.count, { seed, epoch });
-    const infos = Array.from({ length: fetcher.count }, (_, id) => info(id));
+    const context = { seed, epoch, shard: 0 };
+    const infos = Array.from(
+      { length: fetcher.count },
+      (_, id) => workerInfo(id, fetcher.count, context),
+    );
     const state = { ...this.#dataset } as Record<string, unknown>;
     const begun = fetcher.begin({ epoch, infos, state }, new AbortController().signal);
     begun.catch(() => {}); // observed by each call, which may have stopped waiting
@@ -171,9 +178,9 @@ export class Epochs<B> {
   async *iterate(): AsyncGenerator<B, void, undefined> {
     const length = checkLength(this.#dataset.length, this.#name);
     const fetcher = new ThreadFetcher<B>(1, (index, info) => this.#dataset.getItem(index, info));
-    const policy = new BatchPolicy(fetcher, { name: this.#name, timeout: this.#options.timeout });
-    const info = batchInfo(1, { seed: this.#seed, epoch: 0 });
+    const policy = new BatchPolicy(fetcher, { name: this.#name, ...this.#options });
     for (let index = 0; index < length; index++) {
+      const info = singleBatchInfo(1, { seed: this.#seed, epoch: 0 }, index);
       yield await policy.fetch({ index, position: index, fetcher: 0, begun: () => {} }, info);
     }
   }

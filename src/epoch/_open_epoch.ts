@@ -5,13 +5,12 @@
 import { checkLength, checkStart, type ResolvedEpochOptions } from "../_validate.ts";
 import type { EpochStats } from "../epoch_stats.ts";
 import type { Fetcher } from "../fetch/_fetcher.ts";
-import { BatchPolicy } from "../fetch/_policy.ts";
-import type { PyDatasetHooks } from "../py_dataset_hooks.ts";
-import type { WorkerInfo } from "../worker_info.ts";
+import { BatchPolicy, type JobInfo } from "../fetch/_policy.ts";
+import type { EpochInfo, PyDatasetHooks } from "../py_dataset_hooks.ts";
 import type { EpochRecord } from "./_cursor.ts";
 import { createEpochStream } from "./_epoch_stream.ts";
-import { epochOrder, resumeOrder, shardOrder } from "./_order.ts";
-import { workerInfo } from "./_seeds.ts";
+import { epochOrder, ORDER_VERSION, resumeOrder, shardOrder } from "./_order.ts";
+import { batchSeed, workerInfo } from "./_seeds.ts";
 
 /** What an epoch reads of its dataset. */
 export interface EpochDataset extends PyDatasetHooks {
@@ -27,6 +26,9 @@ export interface EpochRequest<B> {
   maxQueueSize: number;
   ordered: boolean;
   timeout: number | undefined;
+  /** How many more attempts a failing batch gets, and the first delay. */
+  retries: number;
+  retryDelay: number;
   /** The epoch's options, checked. */
   options: ResolvedEpochOptions;
   /** The epoch's number and seed. */
@@ -53,8 +55,12 @@ export function openEpoch<B>(request: EpochRequest<B>): OpenedEpoch<B> {
   const infos = Array.from({ length: workers }, (_, id) => workerInfo(id, workers, context));
   const record = epochRecord(request);
   const stats = emptyStats(request.epoch);
-  const policy = new BatchPolicy(fetcher, request);
-  const info = (id: number) => infos[id]!;
+  const policy = new BatchPolicy(fetcher, { ...request, onRetry: () => stats.retries++ });
+  const { seed, epoch } = request;
+  const info = (index: number): JobInfo => (id) => ({
+    ...infos[id]!,
+    batchSeed: batchSeed(seed, epoch, index),
+  });
   const noLongerNeeded = () => new DOMException("The batch is no longer needed", "AbortError");
   const { signal } = options;
   const stream = createEpochStream<B>({
@@ -65,18 +71,19 @@ export function openEpoch<B>(request: EpochRequest<B>): OpenedEpoch<B> {
     ordered,
     signal: signal ? AbortSignal.any([signal, closing]) : closing,
     force: closing,
-    begin: () => hook(request.dataset, "onEpochBegin"),
+    begin: () => hook(request.dataset, "onEpochBegin", { epoch, seed }),
     prepare: async (signal) => {
       decideOrder(request, record);
       const state = { ...request.dataset } as Record<string, unknown>;
       await fetcher.begin({ epoch: request.epoch, infos, state }, signal);
       return record.order!;
     },
-    fetch: (batch) => policy.fetch(batch, info),
-    withdraw: (after) => fetcher.withdraw(after, noLongerNeeded()),
+    fetch: (batch) => policy.fetch(batch, info(batch.index)),
+    withdraw: (after) => policy.withdraw(after, noLongerNeeded()),
     abandon: (reason) => fetcher.abandon(reason),
-    end: () => hook(request.dataset, "onEpochEnd"),
+    end: () => hook(request.dataset, "onEpochEnd", { epoch, seed }),
     release: () => {
+      policy.withdraw(-Infinity, noLongerNeeded()); // a retry still waiting (the dataset closed)
       fetcher.end();
       request.release();
     },
@@ -85,11 +92,12 @@ export function openEpoch<B>(request: EpochRequest<B>): OpenedEpoch<B> {
 }
 
 function epochRecord({ epoch, seed, options, ordered }: EpochRequest<unknown>): EpochRecord {
-  const { shuffle, shard, start, skip } = options;
+  const { shuffle, shard, start, skip, orderVersion = ORDER_VERSION } = options;
   return {
     epoch,
     seed,
     shuffle,
+    orderVersion,
     shard,
     start,
     skip,
@@ -100,17 +108,21 @@ function epochRecord({ epoch, seed, options, ordered }: EpochRequest<unknown>): 
 
 /** Decides the epoch's order, once `onEpochBegin` has run (it may change `length`). */
 function decideOrder({ dataset, name }: EpochRequest<unknown>, record: EpochRecord): void {
-  const { epoch, seed, shuffle, shard, start, skip } = record;
+  const { epoch, seed, shuffle, orderVersion, shard, start, skip } = record;
   const length = checkLength(dataset.length, name);
-  const full = epochOrder(length, { shuffle, seed, epoch });
+  const full = epochOrder(length, { shuffle, seed, epoch, orderVersion, name });
   const sharded = shard ? shardOrder(full, shard) : full;
   record.order = resumeOrder(sharded, checkStart(start, skip, sharded.length, name), skip);
   record.length = sharded.length;
 }
 
-async function hook(dataset: EpochDataset, name: "onEpochBegin" | "onEpochEnd"): Promise<void> {
+async function hook(
+  dataset: EpochDataset,
+  name: "onEpochBegin" | "onEpochEnd",
+  info: EpochInfo,
+): Promise<void> {
   const hook = dataset[name];
-  if (typeof hook === "function") await hook.call(dataset);
+  if (typeof hook === "function") await hook.call(dataset, info);
 }
 
 function emptyStats(epoch: number): EpochStats {
@@ -123,13 +135,18 @@ function emptyStats(epoch: number): EpochStats {
     maxQueueDepth: 0,
     elapsedMs: 0,
     ended: false,
+    retries: 0,
   };
 }
 
-/** The infos of a single batch's fetchers: as in an unshuffled, unsharded epoch. */
-export function batchInfo(
+/** The info of batch `index` fetched alone: as an unshuffled, unsharded epoch gives it. */
+export function singleBatchInfo(
   count: number,
   { seed, epoch }: { seed: number; epoch: number },
-): (id: number) => WorkerInfo {
-  return (id) => workerInfo(id, count, { seed, epoch, shard: 0 });
+  index: number,
+): JobInfo {
+  return (id) => ({
+    ...workerInfo(id, count, { seed, epoch, shard: 0 }),
+    batchSeed: batchSeed(seed, epoch, index),
+  });
 }

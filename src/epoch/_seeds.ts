@@ -13,6 +13,17 @@ export function workerInfo(
   return Object.freeze({ id, count, seed: mixSeed(seed, epoch, shard, id), epoch });
 }
 
+/** Sets batch seeds apart from fetchers' seeds, which mix four parts too. */
+const BATCH = 0x62617463;
+
+/**
+ * The seed of batch `index` in an epoch: the same whatever fetcher, mode,
+ * shard, resume point or attempt fetches it.
+ */
+export function batchSeed(seed: number, epoch: number, index: number): number {
+  return mixSeed(seed, epoch, index, BATCH);
+}
+
 /**
  * Mixes integers (any safe integers, such as a user's seed and an epoch
  * number) into one 32-bit seed, so that nearby inputs give unrelated seeds.

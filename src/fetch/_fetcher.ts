@@ -10,7 +10,7 @@
 // not the other way round). src/fetch/worker/ takes from its parent only
 // this file and `_job_queues.ts`.
 
-import type { WorkerInfo } from "../worker_info.ts";
+import type { BatchInfo, WorkerInfo } from "../worker_info.ts";
 
 /** What the epoch stream asks for: one batch, at one place of the order. */
 export interface BatchRequest {
@@ -41,7 +41,7 @@ export interface FetchJob<B = unknown> extends BatchRequest {
   /** 0 for the first attempt. A retry goes before its fetcher's other jobs. */
   attempt: number;
   /** What `getItem` gets as its `info` when fetcher `id` runs the job. */
-  info(id: number): WorkerInfo;
+  info(id: number): BatchInfo;
   /**
    * Aborts when the job is no longer wanted (a timeout, an abort): a queued
    * job is dropped, a running one is let go of (a worker running it is

@@ -1,15 +1,19 @@
 // The per-batch policy, wrapped around any Fetcher: the one place that
 // decides what a batch's attempt may take (the timeout), when it is tried
-// again (after its fetcher was lost), and what its failure says (a
-// BatchError). Every fetcher kind gets it alike.
+// again (a lost fetcher once at once; any failure up to `retries` times,
+// with a doubling delay) and what its failure says (a BatchError). Every
+// fetcher kind gets it alike.
 
 import { describeError } from "../_describe.ts";
 import { BatchError } from "../batch_error.ts";
-import type { WorkerInfo } from "../worker_info.ts";
+import type { BatchInfo } from "../worker_info.ts";
 import { type BatchRequest, type Fetcher, FetcherLost, type FetchJob } from "./_fetcher.ts";
 
-/** How many times a batch is tried again after its fetcher was lost. */
+/** How many times a batch is tried again at once after its fetcher was lost, beyond `retries`. */
 const LOST_RETRIES = 1;
+
+/** The longest wait before a retry, in ms. */
+const MAX_RETRY_DELAY = 10_000;
 
 /** Options for {@linkcode BatchPolicy}. */
 export interface BatchPolicyOptions {
@@ -17,12 +21,42 @@ export interface BatchPolicyOptions {
   name: string;
   /** Milliseconds an attempt may take once started; undefined for no limit. */
   timeout: number | undefined;
+  /** How many more attempts a failing batch gets. */
+  retries: number;
+  /** Milliseconds before the first retry; doubling, at most 10 s. */
+  retryDelay: number;
+  /** Called for each attempt beyond a batch's first. */
+  onRetry?(): void;
+}
+
+/** What `getItem` gets as `info`, but for the attempt, which the policy adds. */
+export type JobInfo = (id: number) => Omit<BatchInfo, "attempt">;
+
+/** One request's attempts so far. */
+interface Attempts {
+  /** The attempts made. */
+  made: number;
+  /** The retries after a failure (not a lost fetcher), for the delay. */
+  retried: number;
+  /** How many times its fetcher was lost. */
+  lost: number;
+  /** The fetcher that ran the last attempt. */
+  ranOn: number | undefined;
+}
+
+/** A retry waiting for its delay. */
+interface Delayed {
+  position: number;
+  cancel(reason: unknown): void;
 }
 
 /** Fetches batches through a {@linkcode Fetcher}, under the policy. */
 export class BatchPolicy<B> {
   #fetcher: Fetcher<B>;
   #options: BatchPolicyOptions;
+  #delayed = new Set<Delayed>();
+  /** Positions after this one were withdrawn: their failures are not retried. */
+  #withdrawnAfter = Infinity;
 
   constructor(fetcher: Fetcher<B>, options: BatchPolicyOptions) {
     this.#fetcher = fetcher;
@@ -31,21 +65,27 @@ export class BatchPolicy<B> {
 
   /**
    * Fetches the batch `request` asks for, with `info(id)` for fetcher `id`;
-   * rejects with a {@linkcode BatchError} that names it, or with `signal`'s
-   * reason once it aborts.
+   * rejects with a {@linkcode BatchError} that names it (and how many
+   * attempts failed), or with `signal`'s reason once it aborts.
    */
-  fetch(
-    request: BatchRequest,
-    info: (id: number) => WorkerInfo,
-    signal?: AbortSignal,
-  ): Promise<B> {
+  fetch(request: BatchRequest, info: JobInfo, signal?: AbortSignal): Promise<B> {
     const { promise, resolve, reject } = Promise.withResolvers<B>();
+    const attempts: Attempts = { made: 0, retried: 0, lost: 0, ranOn: undefined };
     const fail = (error: unknown) => {
-      if (signal?.aborted && error === signal.reason) reject(error);
-      else reject(this.#batchError(request.index, lostTwice(error, request.index)));
+      if (signal?.aborted && error === signal.reason) return reject(error);
+      reject(
+        this.#batchError(request.index, lostAgain(error, attempts, request.index), attempts.made),
+      );
     };
-    const attempt = (number: number) =>
-      this.#attempt({ ...request, attempt: number, info }, signal, {
+    const attempt = (): void => {
+      const number = attempts.made++;
+      if (number > 0) this.#options.onRetry?.();
+      const fetcher = attempts.ranOn ?? request.fetcher;
+      const jobInfo = (id: number): BatchInfo => {
+        attempts.ranOn = id;
+        return { ...info(id), attempt: number };
+      };
+      this.#attempt({ ...request, fetcher, attempt: number, info: jobInfo }, signal, {
         resolve: (batch) => {
           try {
             resolve(checkBatch(batch));
@@ -53,24 +93,77 @@ export class BatchPolicy<B> {
             fail(error);
           }
         },
-        reject: (error) => {
-          if (!isLost(error) || number >= LOST_RETRIES) return fail(error);
-          // Recovered from, but said: a lost fetcher is a bug worth seeing.
-          console.error(
-            `${error.message}; retrying the batch on a new ${error.kind}:`,
-            error.cause,
-          );
-          attempt(number + 1);
-        },
+        reject: (error) => this.#retryOrFail(request, error, attempts, signal, attempt, fail),
       });
-    attempt(0);
+    };
+    attempt();
     return promise;
+  }
+
+  /**
+   * Decides after a failed attempt: again at once (a fetcher lost the first
+   * time), again after the delay (while `retries` allow), or the failure.
+   * An attempt queued from here goes before its fetcher's next job.
+   */
+  #retryOrFail(
+    request: BatchRequest,
+    error: unknown,
+    attempts: Attempts,
+    signal: AbortSignal | undefined,
+    again: () => void,
+    fail: (error: unknown) => void,
+  ): void {
+    const lost = isLost(error);
+    if (lost) attempts.lost++;
+    const stopped = (signal?.aborted ?? false) || this.#fetcher.closed ||
+      request.position > this.#withdrawnAfter;
+    if (stopped) return fail(error);
+    if (lost && attempts.lost <= LOST_RETRIES) {
+      // Recovered from, but said: a lost fetcher is a bug worth seeing.
+      console.error(`${error.message}; retrying the batch on a new ${error.kind}:`, error.cause);
+      return again();
+    }
+    if (attempts.retried >= this.#options.retries) return fail(error);
+    const delay = Math.min(this.#options.retryDelay * 2 ** attempts.retried++, MAX_RETRY_DELAY);
+    this.#later(request.position, delay, again, fail, signal);
+  }
+
+  /** Runs `again` after `delay` ms, unless withdrawn or aborted first (then `fail`). */
+  #later(
+    position: number,
+    delay: number,
+    again: () => void,
+    fail: (reason: unknown) => void,
+    signal: AbortSignal | undefined,
+  ): void {
+    const done = () => {
+      clearTimeout(timer);
+      this.#delayed.delete(delayed);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const delayed: Delayed = { position, cancel: (reason) => (done(), fail(reason)) };
+    const onAbort = () => delayed.cancel(signal!.reason);
+    const timer = setTimeout(() => (done(), again()), delay);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.#delayed.add(delayed);
+  }
+
+  /**
+   * Rejects, with `reason`, the batches of positions after `after` that
+   * wait for a fetcher or for their retry's delay (all with -Infinity), and
+   * tries none of them again.
+   */
+  withdraw(after: number, reason: Error): void {
+    this.#withdrawnAfter = Math.min(this.#withdrawnAfter, after);
+    for (const delayed of [...this.#delayed]) {
+      if (delayed.position > after) delayed.cancel(reason);
+    }
+    this.#fetcher.withdraw(after, reason);
   }
 
   /**
    * Hands one attempt to the fetcher. Its outcome is reported once: the
    * fetcher's, or the end of its time (from when it starts), or `signal`.
-   * A retry queued from `outcome.reject` goes before the fetcher's next job.
    */
   #attempt(
     job: Omit<FetchJob<B>, "signal" | "resolve" | "reject">,
@@ -104,11 +197,11 @@ export class BatchPolicy<B> {
     });
   }
 
-  #batchError(index: number, cause: unknown): BatchError {
+  #batchError(index: number, cause: unknown, attempts: number): BatchError {
     const detail = this.#fetcher.explain?.(cause) ?? `: ${describeError(cause)}`;
-    return new BatchError(index, `Cannot get batch ${index} of ${this.#options.name}${detail}`, {
-      cause,
-    });
+    const failed = attempts > 1 ? ` (${attempts} attempts failed)` : "";
+    const message = `Cannot get batch ${index} of ${this.#options.name}${failed}${detail}`;
+    return new BatchError(index, message, { cause, attempts });
   }
 }
 
@@ -128,12 +221,13 @@ function timedOut(index: number, timeout: number): DOMException {
   );
 }
 
-/** A fetcher lost again on the retry: the batch itself is the likely cause. */
-function lostTwice(error: unknown, index: number): unknown {
-  if (!isLost(error)) return error;
+/** A fetcher lost more than once on one batch: the batch itself is the likely cause. */
+function lostAgain(error: unknown, { lost }: Attempts, index: number): unknown {
+  if (!isLost(error) || lost < 2) return error;
+  const times = lost === 2 ? "twice" : `${lost} times`;
   const cause = error.cause;
   return new Error(
-    `The ${error.kind} died twice while fetching batch ${index}: ${describeError(cause)}`,
+    `The ${error.kind} died ${times} while fetching batch ${index}: ${describeError(cause)}`,
     { cause },
   );
 }

@@ -2,12 +2,12 @@
 // call at a time, as a worker pool's workers do, for datasets whose
 // batches wait on I/O rather than the CPU.
 
-import type { WorkerInfo } from "../worker_info.ts";
+import type { BatchInfo } from "../worker_info.ts";
 import type { FetchContext, Fetcher, FetchJob } from "./_fetcher.ts";
 import { JobQueues } from "./_job_queues.ts";
 
 /** A dataset's `getItem`, called on this thread. */
-export type GetItem<B> = (index: number, info: WorkerInfo) => B | Promise<B>;
+export type GetItem<B> = (index: number, info: BatchInfo) => B | Promise<B>;
 
 /** Runs `getItem` on `count` slots of the main thread. */
 export class ThreadFetcher<B> implements Fetcher<B> {

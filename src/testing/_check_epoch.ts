@@ -1,9 +1,9 @@
 // The epoch the checks read batches as: unshuffled, with a fixed seed, so
 // that the main thread's getItem calls and the workers' get the same infos.
 
-import { workerInfo } from "../epoch/_seeds.ts";
+import { batchSeed, workerInfo } from "../epoch/_seeds.ts";
 import type { PyDataset } from "../py_dataset.ts";
-import type { WorkerInfo } from "../worker_info.ts";
+import type { BatchInfo } from "../worker_info.ts";
 
 /**
  * The seed and number of the epoch that worker batches are read in: the
@@ -12,8 +12,13 @@ import type { WorkerInfo } from "../worker_info.ts";
  */
 export const CHECK_EPOCH = { seed: 0, epoch: 0 };
 
-/** The info of the fetcher that reads `index` in the unshuffled check epoch. */
-export function infoFor(dataset: PyDataset<unknown>, index: number): WorkerInfo {
+/** The info batch `index` gets, first attempt, in the unshuffled check epoch. */
+export function infoFor(dataset: PyDataset<unknown>, index: number): BatchInfo {
   const { workers } = dataset;
-  return workerInfo(index % workers, workers, { ...CHECK_EPOCH, shard: 0 });
+  const { seed, epoch } = CHECK_EPOCH;
+  return {
+    ...workerInfo(index % workers, workers, { ...CHECK_EPOCH, shard: 0 }),
+    batchSeed: batchSeed(seed, epoch, index),
+    attempt: 0,
+  };
 }

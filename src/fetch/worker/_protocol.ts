@@ -2,7 +2,7 @@
 
 import { describeError } from "../../_describe.ts";
 import { CAUSE_DEPTH, type SerializedError } from "./_serialize_error.ts";
-import type { WorkerInfo } from "../../worker_info.ts";
+import type { BatchInfo, WorkerInfo } from "../../worker_info.ts";
 
 /** Main thread → worker. */
 export type ToWorker =
@@ -27,7 +27,7 @@ export type ToWorker =
     id: number;
     index: number;
     /** What `getItem` gets as its `info` for this batch. */
-    info: WorkerInfo;
+    info: BatchInfo;
   };
 
 /** Worker → main thread. */

@@ -12,7 +12,7 @@ import { markWorkerContext } from "./_worker_context.ts";
 import { isDatasetClass, reviveDataset } from "./_revive.ts";
 import type { PyDataset } from "../../py_dataset.ts";
 import type { PyDatasetHooks } from "../../py_dataset_hooks.ts";
-import type { WorkerInfo } from "../../worker_info.ts";
+import type { BatchInfo, WorkerInfo } from "../../worker_info.ts";
 import { prepareTransfer, reachableBuffers } from "./_transfer.ts";
 
 interface WorkerScope {
@@ -132,7 +132,7 @@ async function fetchBatch(
   { dataset, stopped, started }: WorkerEpoch,
   id: number,
   index: number,
-  info: WorkerInfo,
+  info: BatchInfo,
 ): Promise<void> {
   let prepared;
   try {
