@@ -87,9 +87,11 @@ export interface EpochCursor {
   shuffle: boolean;
   /**
    * The version of its order: 2 for an epoch read by this build, 1 for one
-   * resumed with `orderVersion: 1`. See {@linkcode EpochOptions.orderVersion}.
+   * resumed with `orderVersion: 1`; always set by
+   * {@linkcode PyDataset.prototype.cursor}, missing in cursors of earlier
+   * builds. See {@linkcode EpochOptions.orderVersion}.
    */
-  orderVersion: number;
+  orderVersion?: number;
   /** The shard read, if any. */
   shard?: Shard;
   /** The first position of the order the reader has not taken. */

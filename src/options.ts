@@ -227,6 +227,11 @@ export interface EpochOptions {
    * shuffled resume (`shuffle` with `start` or `skip`) needs it: a cursor
    * without it may be of either version, so it is refused rather than read
    * in another order. Unshuffled orders are the same in every version.
+   * An epoch read from its start without it is of version 2, even when
+   * an earlier build's cursor points there (its next epoch): that epoch's
+   * order is new, so nothing is lost or repeated, but it is not the one
+   * the earlier build would have drawn, and across the switch it may
+   * equal the order of the epoch before.
    *
    * @default {undefined}
    */

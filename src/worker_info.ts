@@ -12,11 +12,14 @@
  *
  * `seed` derives from the epoch's seed, its number, the shard and `id`:
  * the same for the same `seed` and `epoch` in every run, and different
- * between fetchers and between epochs. Seed random augmentations with it
- * (Keras's workers all repeat the same random numbers). In an ordered
- * epoch, fetcher `id` fetches positions `id`, `id + count`, ... in order,
- * so a generator seeded in `onWorkerStart` gives every batch the same
- * random numbers in every run.
+ * between fetchers and between epochs (Keras's workers all repeat the
+ * same random numbers). In an ordered epoch, fetcher `id` fetches
+ * positions `id`, `id + count`, ... in order, so a generator seeded in
+ * `onWorkerStart` gives every batch the same random numbers in every run
+ * with the same number of workers, until a batch is retried (the retry
+ * runs on the same fetcher after the batches it ran meanwhile). Seed
+ * augmentations from {@linkcode BatchInfo.batchSeed} instead to get the
+ * same numbers with any number of workers.
  *
  * @example Random numbers that repeat with the seed and differ per epoch
  * ```ts

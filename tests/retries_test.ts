@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { BatchError } from "../mod.ts";
 import { capturingErrors, collect, delay, MODES, within } from "./_helpers.ts";
 import { Flaky } from "./fixtures/flaky.ts";
+import { Unreplaceable } from "./fixtures/unreplaceable.ts";
 
 async function failureOf<B>(stream: ReadableStream<B>): Promise<{ read: B[]; error: unknown }> {
   const read: B[] = [];
@@ -131,6 +132,41 @@ Deno.test("retries: a cancel while a retry waits starts no retry and leaves no t
     await within(reader.cancel(), 5_000);
     await delay(50);
     assert.equal(Atomics.load(dataset.tries, 1), 1, "the retry never ran");
+  }
+});
+
+Deno.test("retries: close() stops a getBatch whose retry waits, and leaves no timer", async () => {
+  for (const options of [{}, { useMultiprocessing: true }]) {
+    await using dataset = new Flaky(2, { 0: 5 }, "throw", {
+      ...options,
+      retries: 3,
+      retryDelay: 60_000,
+    });
+    const pending = dataset.getBatch(0);
+    await within(waitForTries(dataset, 0));
+    await dataset.close();
+    await assert.rejects(within(pending, 2_000), /Flaky was closed/);
+    assert.equal(Atomics.load(dataset.tries, 0), 1, "the retry never ran");
+  }
+});
+
+Deno.test("retries: batches the pool refuses (no worker can start) are not retried", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await using dataset = new Unreplaceable(`${dir}/died`, {
+      workers: 1,
+      retries: 4,
+      retryDelay: 10_000,
+    });
+    const { result: { error } } = await capturingErrors(() =>
+      within(failureOf(dataset.epoch()), 5_000)
+    );
+    assert.ok(error instanceof BatchError);
+    assert.equal(error.index, 1);
+    assert.match(error.message, /a replacement worker cannot load this module/);
+    assert.equal(dataset.stats!.retries, 1, "only the free retry after the death");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -39,6 +39,8 @@ interface BatchSession<B> {
   fetcher: Fetcher<B>;
   begun: Promise<void>;
   running: number;
+  /** Aborted by `close()`: its calls stop, retries waiting for their delay too. */
+  closing: AbortController;
 }
 
 /** The epochs of one dataset. */
@@ -144,13 +146,16 @@ export class Epochs<B> {
     signal?.throwIfAborted();
     const session = this.#session ??= this.#beginSession(epoch, seed);
     session.running++;
+    const stop = signal
+      ? AbortSignal.any([signal, session.closing.signal])
+      : session.closing.signal;
     try {
-      await abortable(session.begun, signal);
+      await abortable(session.begun, stop);
       const { fetcher } = session;
       const policy = new BatchPolicy(fetcher, { name: this.#name, ...this.#options });
       const request = { index, position: index, fetcher: index % fetcher.count, begun: () => {} };
       const info = singleBatchInfo(fetcher.count, { seed, epoch }, index);
-      return await policy.fetch(request, info, signal);
+      return await policy.fetch(request, info, stop);
     } finally {
       if (--session.running === 0 && this.#session === session) {
         this.#session = undefined;
@@ -171,7 +176,7 @@ export class Epochs<B> {
     const state = { ...this.#dataset } as Record<string, unknown>;
     const begun = fetcher.begin({ epoch, infos, state }, new AbortController().signal);
     begun.catch(() => {}); // observed by each call, which may have stopped waiting
-    return { fetcher, begun, running: 0 };
+    return { fetcher, begun, running: 0, closing: new AbortController() };
   }
 
   /** Batches `0 .. length - 1` on this thread, one at a time, under the policy. */
@@ -190,7 +195,8 @@ export class Epochs<B> {
     const active = this.#active;
     const reason = new Error(`${this.#name} was closed`);
     active?.controller.abort(reason);
-    this.#session = undefined; // its calls fail as the fetcher closes
+    this.#session?.closing.abort(reason);
+    this.#session = undefined;
     this.#fetchers.close(reason);
     await active?.settled;
   }

@@ -71,6 +71,11 @@ export interface Fetcher<B> {
   /** Whether it was closed (or abandoned for good): a new one takes its place. */
   readonly closed: boolean;
   /**
+   * Whether it refuses jobs now: closed, or unable to run any (its workers
+   * cannot start). A job it refuses did not fail by itself: no retry.
+   */
+  readonly refusing: boolean;
+  /**
    * Whether it holds what keeps the process alive (workers): then it is
    * closed once idle for the dataset's `idleTimeout`.
    */

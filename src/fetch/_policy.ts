@@ -83,7 +83,7 @@ export class BatchPolicy<B> {
       const fetcher = attempts.ranOn ?? request.fetcher;
       const jobInfo = (id: number): BatchInfo => {
         attempts.ranOn = id;
-        return { ...info(id), attempt: number };
+        return Object.freeze({ ...info(id), attempt: number });
       };
       this.#attempt({ ...request, fetcher, attempt: number, info: jobInfo }, signal, {
         resolve: (batch) => {
@@ -115,7 +115,7 @@ export class BatchPolicy<B> {
   ): void {
     const lost = isLost(error);
     if (lost) attempts.lost++;
-    const stopped = (signal?.aborted ?? false) || this.#fetcher.closed ||
+    const stopped = (signal?.aborted ?? false) || this.#fetcher.refusing ||
       request.position > this.#withdrawnAfter;
     if (stopped) return fail(error);
     if (lost && attempts.lost <= LOST_RETRIES) {
@@ -124,7 +124,8 @@ export class BatchPolicy<B> {
       return again();
     }
     if (attempts.retried >= this.#options.retries) return fail(error);
-    const delay = Math.min(this.#options.retryDelay * 2 ** attempts.retried++, MAX_RETRY_DELAY);
+    const doubling = 2 ** Math.min(attempts.retried++, 30); // 2³⁰ × any delay is past the cap
+    const delay = Math.min(this.#options.retryDelay * doubling, MAX_RETRY_DELAY);
     this.#later(request.position, delay, again, fail, signal);
   }
 

@@ -29,6 +29,10 @@ export class ThreadFetcher<B> implements Fetcher<B> {
     return this.#closed !== undefined;
   }
 
+  get refusing(): boolean {
+    return this.closed;
+  }
+
   /** The slots are calls on this thread: nothing to let go of when idle. */
   get holdsResources(): boolean {
     return false;

@@ -16,9 +16,9 @@ export const CHECK_EPOCH = { seed: 0, epoch: 0 };
 export function infoFor(dataset: PyDataset<unknown>, index: number): BatchInfo {
   const { workers } = dataset;
   const { seed, epoch } = CHECK_EPOCH;
-  return {
+  return Object.freeze({
     ...workerInfo(index % workers, workers, { ...CHECK_EPOCH, shard: 0 }),
     batchSeed: batchSeed(seed, epoch, index),
     attempt: 0,
-  };
+  });
 }

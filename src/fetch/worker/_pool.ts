@@ -124,6 +124,11 @@ export class WorkerPool implements Fetcher<unknown> {
     return this.#closed !== undefined;
   }
 
+  /** Closed, or a worker could not load the dataset (until the next epoch begins). */
+  get refusing(): boolean {
+    return this.#closed !== undefined || this.#fatal !== undefined;
+  }
+
   /** Workers keep the process alive until terminated. */
   get holdsResources(): boolean {
     return true;
