@@ -23,6 +23,8 @@ export interface ResolvedOptions {
   idleTimeout: number;
   retries: number;
   retryDelay: number;
+  onError: "raise" | "skip";
+  maxSkipped: number | undefined;
 }
 
 /**
@@ -53,20 +55,14 @@ export function resolveOptions(
     idleTimeout = 5_000,
     retries = 0,
     retryDelay = 100,
+    onError = "raise",
+    maxSkipped,
   } = options;
   checkInteger(workers, 1, `${prefix} workers`);
-  if (typeof useMultiprocessing !== "boolean") {
-    throw new TypeError(
-      `${prefix} useMultiprocessing must be a boolean: current value is ${
-        show(useMultiprocessing)
-      }`,
-    );
-  }
+  checkBoolean(useMultiprocessing, `${prefix} useMultiprocessing`);
   checkInteger(maxQueueSize, 1, `${prefix} maxQueueSize`);
   checkPermissions(permissions, prefix);
-  if (typeof ordered !== "boolean") {
-    throw new TypeError(`${prefix} ordered must be a boolean: current value is ${show(ordered)}`);
-  }
+  checkBoolean(ordered, `${prefix} ordered`);
   const url = module === undefined ? undefined : checkModule(module, prefix);
   if (useMultiprocessing && url === undefined) {
     throw new TypeError(
@@ -76,6 +72,7 @@ export function resolveOptions(
   if (timeout !== undefined) checkTimeout(timeout, prefix);
   checkIdleTimeout(idleTimeout, prefix);
   checkRetries({ retries, retryDelay }, prefix);
+  checkSkipping({ onError, maxSkipped }, prefix);
   return {
     workers,
     useMultiprocessing,
@@ -87,6 +84,8 @@ export function resolveOptions(
     idleTimeout,
     retries,
     retryDelay,
+    onError,
+    maxSkipped,
   };
 }
 
@@ -114,7 +113,7 @@ export function resolveEpochOptions(
     );
   }
   const { shuffle = false, seed, signal, epoch, shard, start = 0, skip = [] } = options;
-  const { retries, retryDelay } = options;
+  const { retries, retryDelay, onError, maxSkipped } = options;
   const { orderVersion } = options;
   if (typeof shuffle !== "boolean") {
     throw new TypeError(
@@ -129,7 +128,8 @@ export function resolveEpochOptions(
   checkOrderVersion(orderVersion, { shuffle, start, skip }, prefix);
   checkSignal(signal, prefix);
   checkRetries({ retries, retryDelay }, prefix);
-  const retry = { retries, retryDelay };
+  checkSkipping({ onError, maxSkipped }, prefix);
+  const retry = { retries, retryDelay, onError, maxSkipped };
   return {
     shuffle,
     seed,
@@ -173,6 +173,19 @@ export function resolveBatchOptions(
   checkSeed(seed, prefix);
   checkSignal(signal, prefix);
   return { epoch, seed, signal };
+}
+
+/** Checks `onError` and `maxSkipped` where they are given. */
+function checkSkipping(
+  { onError, maxSkipped }: { onError: unknown; maxSkipped: unknown },
+  prefix: string,
+): void {
+  if (onError !== undefined && onError !== "raise" && onError !== "skip") {
+    throw new TypeError(
+      `${prefix} onError must be "raise" or "skip": current value is ${show(onError)}`,
+    );
+  }
+  if (maxSkipped !== undefined) checkInteger(maxSkipped, 0, `${prefix} maxSkipped`);
 }
 
 /** Checks `retries` and `retryDelay` where they are given. */
@@ -354,6 +367,12 @@ function checkIdleTimeout(idleTimeout: unknown, prefix: string): asserts idleTim
 }
 
 /** Checks that `value` is a safe integer of at least `min` (0 or 1). */
+function checkBoolean(value: unknown, what: string): asserts value is boolean {
+  if (typeof value !== "boolean") {
+    throw new TypeError(`${what} must be a boolean: current value is ${show(value)}`);
+  }
+}
+
 function checkInteger(value: unknown, min: 0 | 1, what: string): asserts value is number {
   const kind = min === 0 ? "a non-negative integer" : "a positive integer";
   if (typeof value !== "number") {

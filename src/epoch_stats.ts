@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { BatchError } from "./batch_error.ts";
+
 /**
  * What one epoch has done so far, from {@linkcode PyDataset.prototype.stats}:
  * live while the epoch runs, final once it ended.
@@ -59,4 +61,50 @@ export interface EpochStats {
   ended: boolean;
   /** Attempts beyond a batch's first, summed over batches (see `retries`). */
   retries: number;
+  /**
+   * The batches left out with `onError: "skip"`, by position (the place in
+   * the whole epoch's order, before sharding).
+   */
+  skipped: SkippedBatch[];
+}
+
+/**
+ * A batch left out of an epoch with `onError: "skip"`, in
+ * {@linkcode EpochStats.skipped}.
+ *
+ * @example Report what an epoch left out
+ * ```ts
+ * import { PyDataset } from "@pydataset/pydataset";
+ * import assert from "node:assert/strict";
+ *
+ * class Corrupt extends PyDataset<number> {
+ *   get length(): number {
+ *     return 20;
+ *   }
+ *   getItem(index: number): number {
+ *     if (index === 7) throw new Error("bad record");
+ *     return index;
+ *   }
+ * }
+ *
+ * const dataset = new Corrupt({ onError: "skip" });
+ * const warn = console.warn;
+ * console.warn = () => {}; // the skip is also said there
+ * try {
+ *   for await (const _ of dataset.epoch());
+ * } finally {
+ *   console.warn = warn;
+ * }
+ * const [skipped] = dataset.stats!.skipped;
+ * assert.equal(skipped!.index, 7);
+ * assert.match(skipped!.error.message, /bad record/);
+ * ```
+ */
+export interface SkippedBatch {
+  /** The batch index. */
+  index: number;
+  /** Its place in the whole epoch's order, before sharding. */
+  position: number;
+  /** Why: the batch's last failure. */
+  error: BatchError;
 }

@@ -141,6 +141,27 @@ export interface PyDatasetOptions {
    * @default {100}
    */
   retryDelay?: number;
+  /**
+   * What a batch that still fails after its retries does: `"raise"` fails
+   * the epoch with its `BatchError`; `"skip"` leaves it out, records it in
+   * `stats.skipped`, says so with one `console.warn` line, and counts it as
+   * read for the cursor (a resume does not try it again), up to
+   * `maxSkipped` batches an epoch. Each epoch may override it.
+   *
+   * @default {"raise"}
+   */
+  onError?: "raise" | "skip";
+  /**
+   * With `onError: "skip"`, the most batches one epoch may skip: the batch
+   * that would be one more fails the epoch with a `BatchError` that says
+   * the budget was exceeded. A non-negative integer; unset means a tenth of
+   * the epoch's batches, rounded up, but always fewer than all of them (an
+   * epoch in which every batch fails fails; 100 for an infinite epoch).
+   * Each epoch may override it.
+   *
+   * @default {undefined}
+   */
+  maxSkipped?: number;
 }
 
 /**
@@ -248,6 +269,18 @@ export interface EpochOptions {
    * @default {undefined}
    */
   retryDelay?: number;
+  /**
+   * This epoch's {@linkcode PyDatasetOptions.onError}.
+   *
+   * @default {undefined}
+   */
+  onError?: "raise" | "skip";
+  /**
+   * This epoch's {@linkcode PyDatasetOptions.maxSkipped}.
+   *
+   * @default {undefined}
+   */
+  maxSkipped?: number;
   /**
    * Aborting it stops fetching and errors the stream with its reason.
    * Workers busy with this epoch are terminated; running main-thread

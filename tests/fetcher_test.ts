@@ -289,6 +289,8 @@ for (const kind of KINDS) {
       timeout: undefined,
       retries: 0,
       retryDelay: 100,
+      onError: "raise",
+      maxSkipped: undefined,
       options: resolveEpochOptions({}, "FetcherProbe"),
       epoch: 0,
       seed: 1,

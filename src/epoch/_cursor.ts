@@ -22,6 +22,8 @@ export interface EpochRecord {
   order?: ResumedOrder;
   /** The length of the whole (sharded) order. */
   length?: number;
+  /** The length of the epoch's order before sharding. */
+  fullLength?: number;
 }
 
 /**
@@ -50,6 +52,7 @@ export function cursorAfter(record: EpochRecord): EpochCursor {
     for (const position of progress.delivered.slice(0, progress.taken)) {
       done.add(order.origin(position));
     }
+    for (const position of progress.skipped) done.add(order.origin(position));
     start = record.start;
     while (done.has(start)) start++;
   }

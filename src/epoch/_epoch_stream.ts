@@ -11,6 +11,7 @@
 import { describeError, isError } from "../_describe.ts";
 import type { EpochStats } from "../epoch_stats.ts";
 import type { BatchRequest } from "../fetch/_fetcher.ts";
+import { SKIPPED } from "../fetch/_policy.ts";
 import type { EpochOrder } from "./_order.ts";
 
 /** What an epoch stream needs from its dataset. */
@@ -36,10 +37,11 @@ export interface EpochPlan<B> {
    */
   prepare(signal: AbortSignal): Promise<EpochOrder>;
   /**
-   * Fetches the batch `request` asks for; rejects with the error to report
-   * for it. The stats time it from `request.begun()`.
+   * Fetches the batch `request` asks for, or {@linkcode SKIPPED} for one
+   * left out; rejects with the error to report for it. The stats time it
+   * from `request.begun()`.
    */
-  fetch(request: BatchRequest): Promise<B>;
+  fetch(request: BatchRequest): Promise<B | typeof SKIPPED>;
   /**
    * Drops the fetches of positions after `after` (all with -1) that have not
    * started: their promises reject. Called when they can no longer be
@@ -64,10 +66,16 @@ export interface EpochPlan<B> {
 
 /** What the reader of an epoch has taken. */
 export interface EpochProgress {
-  /** How many batches the reader has taken. */
+  /**
+   * Ordered: the first position not consumed (taken by the reader, or
+   * skipped before the next one it takes). Unordered: how many batches the
+   * reader has taken.
+   */
   taken: number;
   /** Unordered: the positions delivered, in delivery order. */
   delivered: number[];
+  /** Unordered: the positions skipped, which count as consumed. */
+  skipped: number[];
 }
 
 /**
@@ -81,7 +89,7 @@ export function createEpochStream<B>(plan: EpochPlan<B>): ReadableStream<B> {
   );
 }
 
-type Outcome<B> = { ok: true; value: B } | { ok: false; error: unknown };
+type Outcome<B> = { ok: true; value: B | typeof SKIPPED } | { ok: false; error: unknown };
 
 class EpochSource<B> implements UnderlyingDefaultSource<B> {
   #plan: EpochPlan<B>;
@@ -89,14 +97,18 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   #order: EpochOrder | undefined;
   /** Next position to fetch. */
   #next = 0;
-  /** Positions enqueued so far. */
+  /** Batches enqueued so far. */
   #delivered = 0;
+  /** Positions skipped so far: consumed, but never enqueued. */
+  #skipped = 0;
+  /** Ordered: the positions of the enqueued batches the reader has not taken, in order. */
+  #unread: number[] = [];
   /** Positions being fetched. */
   #running = new Set<number>();
   /** Whether the fetcher was told to abandon what still runs. */
   #abandoned = false;
-  /** Fetched batches waiting for earlier ones. */
-  #waiting = new Map<number, B>();
+  /** Fetched batches waiting for earlier ones (ordered: skipped ones too). */
+  #waiting = new Map<number, B | typeof SKIPPED>();
   /** The earliest failed position and its error. */
   #failure: { position: number; error: unknown } | undefined;
   /** Why the epoch was stopped early: the reader cancelled, or the signal. */
@@ -218,7 +230,8 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
       else if (!this.#failure) {
         // Unordered, the first failure ends the epoch: what arrives later is
         // dropped, what arrived earlier is still delivered.
-        if (outcome.ok) this.#waiting.set(position, outcome.value);
+        if (outcome.ok && outcome.value === SKIPPED) this.#skipUnordered(position);
+        else if (outcome.ok) this.#waiting.set(position, outcome.value);
         else {
           this.#failure = { position, error: outcome.error };
           this.#plan.withdraw(-1);
@@ -228,6 +241,11 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
       this.#pump();
     }
     this.#check();
+  }
+
+  #skipUnordered(position: number): void {
+    this.#skipped++;
+    this.#plan.progress.skipped.push(position);
   }
 
   #settleOrdered(position: number, outcome: Outcome<B>): void {
@@ -255,12 +273,19 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     const consumed = this.#delivered - queued;
     const waiting = !this.#enqueuing && consumed === this.#consumedAtPull && queued === 0;
     this.#consumedAtPull = consumed;
-    this.#plan.progress.taken = consumed;
+    this.#plan.progress.taken = this.#taken(queued);
     if (this.#enqueuing) return;
     this.#queueSamples++;
     this.#queueSum += queued;
     this.#plan.stats.meanQueueDepth = this.#queueSum / this.#queueSamples;
     if (waiting) this.#waitingSince ??= performance.now();
+  }
+
+  /** {@linkcode EpochProgress.taken}, with `queued` batches still unread. */
+  #taken(queued: number): number {
+    if (!this.#plan.ordered) return this.#delivered - queued;
+    this.#unread.splice(0, this.#unread.length - queued);
+    return this.#unread[0] ?? this.#delivered + this.#skipped;
   }
 
   /**
@@ -274,8 +299,13 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
       if (position === undefined) break;
       const value = this.#waiting.get(position)!;
       this.#waiting.delete(position);
+      if (value === SKIPPED) {
+        this.#skipped++; // ordered: passed in its place, taking no room in the queue
+        continue;
+      }
       this.#delivered++;
-      if (!this.#plan.ordered) this.#plan.progress.delivered.push(position);
+      if (this.#plan.ordered) this.#unread.push(position);
+      else this.#plan.progress.delivered.push(position);
       const { stats } = this.#plan;
       if (this.#waitingSince !== undefined) {
         stats.waitMs += performance.now() - this.#waitingSince;
@@ -299,7 +329,7 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   /** The position to enqueue next, if it has arrived. */
   #nextDeliverable(): number | undefined {
     if (!this.#plan.ordered) return this.#waiting.keys().next().value;
-    const position = this.#delivered;
+    const position = this.#delivered + this.#skipped;
     const deliverable = position < (this.#failure?.position ?? Infinity) &&
       this.#waiting.has(position);
     return deliverable ? position : undefined;
@@ -318,7 +348,7 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     if (!this.#stop) {
       if (this.#plan.ordered || !this.#failure) {
         const target = this.#failure?.position ?? this.#order.length;
-        if (this.#delivered < target) return;
+        if (this.#delivered + this.#skipped < target) return;
       } else if (this.#waiting.size > 0) return;
       if (this.#controller.desiredSize !== this.#plan.maxQueueSize) return;
     }
@@ -348,7 +378,7 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     if (!this.#stop?.cancelled) {
       // A cancelled stream has emptied its queue: the last pull counted.
       const queued = this.#plan.maxQueueSize - (this.#controller.desiredSize ?? 0);
-      this.#plan.progress.taken = this.#delivered - queued;
+      this.#plan.progress.taken = this.#taken(queued);
     }
     this.#plan.stats.elapsedMs = performance.now() - this.#startedAt;
     this.#plan.stats.ended = true;

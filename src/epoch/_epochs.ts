@@ -95,6 +95,8 @@ export class Epochs<B> {
       timeout,
       retries: options.retries ?? this.#options.retries,
       retryDelay: options.retryDelay ?? this.#options.retryDelay,
+      onError: options.onError ?? this.#options.onError,
+      maxSkipped: options.maxSkipped ?? this.#options.maxSkipped,
       options,
       epoch: number,
       seed: options.seed ?? this.#seed,
@@ -152,7 +154,7 @@ export class Epochs<B> {
     try {
       await abortable(session.begun, stop);
       const { fetcher } = session;
-      const policy = new BatchPolicy(fetcher, { name: this.#name, ...this.#options });
+      const policy = this.#singlePolicy(fetcher);
       const request = { index, position: index, fetcher: index % fetcher.count, begun: () => {} };
       const info = singleBatchInfo(fetcher.count, { seed, epoch }, index);
       return await policy.fetch(request, info, stop);
@@ -163,6 +165,12 @@ export class Epochs<B> {
         this.#fetchers.idle();
       }
     }
+  }
+
+  /** The policy of single batches: the dataset's timeout and retries; they never skip. */
+  #singlePolicy(fetcher: Fetcher<B>): BatchPolicy<B> {
+    const { timeout, retries, retryDelay } = this.#options;
+    return new BatchPolicy(fetcher, { name: this.#name, timeout, retries, retryDelay });
   }
 
   /** Readies the fetchers for single batches: the first one's epoch and seed. */
@@ -183,7 +191,7 @@ export class Epochs<B> {
   async *iterate(): AsyncGenerator<B, void, undefined> {
     const length = checkLength(this.#dataset.length, this.#name);
     const fetcher = new ThreadFetcher<B>(1, (index, info) => this.#dataset.getItem(index, info));
-    const policy = new BatchPolicy(fetcher, { name: this.#name, ...this.#options });
+    const policy = this.#singlePolicy(fetcher);
     for (let index = 0; index < length; index++) {
       const info = singleBatchInfo(1, { seed: this.#seed, epoch: 0 }, index);
       yield await policy.fetch({ index, position: index, fetcher: 0, begun: () => {} }, info);

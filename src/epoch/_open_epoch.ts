@@ -2,6 +2,7 @@
 // order, and what the stream needs, wired to the dataset's fetcher under
 // the per-batch policy.
 
+import { describeError } from "../_describe.ts";
 import { checkLength, checkStart, type ResolvedEpochOptions } from "../_validate.ts";
 import type { EpochStats } from "../epoch_stats.ts";
 import type { Fetcher } from "../fetch/_fetcher.ts";
@@ -9,7 +10,7 @@ import { BatchPolicy, type JobInfo } from "../fetch/_policy.ts";
 import type { EpochInfo, PyDatasetHooks } from "../py_dataset_hooks.ts";
 import type { EpochRecord } from "./_cursor.ts";
 import { createEpochStream } from "./_epoch_stream.ts";
-import { epochOrder, ORDER_VERSION, resumeOrder, shardOrder } from "./_order.ts";
+import { epochOrder, ORDER_VERSION, resumeOrder, shardOrder, shardOrigin } from "./_order.ts";
 import { batchSeed, workerInfo } from "./_seeds.ts";
 
 /** What an epoch reads of its dataset. */
@@ -29,6 +30,9 @@ export interface EpochRequest<B> {
   /** How many more attempts a failing batch gets, and the first delay. */
   retries: number;
   retryDelay: number;
+  /** What a batch that still fails does, and how many may be skipped (unset: the default). */
+  onError: "raise" | "skip";
+  maxSkipped: number | undefined;
   /** The epoch's options, checked. */
   options: ResolvedEpochOptions;
   /** The epoch's number and seed. */
@@ -55,7 +59,7 @@ export function openEpoch<B>(request: EpochRequest<B>): OpenedEpoch<B> {
   const infos = Array.from({ length: workers }, (_, id) => workerInfo(id, workers, context));
   const record = epochRecord(request);
   const stats = emptyStats(request.epoch);
-  const policy = new BatchPolicy(fetcher, { ...request, onRetry: () => stats.retries++ });
+  const policy = epochPolicy(request, record, stats);
   const { seed, epoch } = request;
   const info = (index: number): JobInfo => (id) => ({
     ...infos[id]!,
@@ -78,7 +82,7 @@ export function openEpoch<B>(request: EpochRequest<B>): OpenedEpoch<B> {
       await fetcher.begin({ epoch: request.epoch, infos, state }, signal);
       return record.order!;
     },
-    fetch: (batch) => policy.fetch(batch, info(batch.index)),
+    fetch: (batch) => policy.fetchOrSkip(batch, info(batch.index)),
     withdraw: (after) => policy.withdraw(after, noLongerNeeded()),
     abandon: (reason) => fetcher.abandon(reason),
     end: () => hook(request.dataset, "onEpochEnd", { epoch, seed }),
@@ -102,8 +106,56 @@ function epochRecord({ epoch, seed, options, ordered }: EpochRequest<unknown>): 
     start,
     skip,
     ordered,
-    progress: { taken: 0, delivered: [] },
+    progress: { taken: 0, delivered: [], skipped: [] },
   };
+}
+
+/**
+ * The epoch's per-batch policy: its retries counted in the stats, its
+ * skips recorded there (by position in the whole epoch) and said on
+ * `console.warn`.
+ */
+function epochPolicy<B>(
+  request: EpochRequest<B>,
+  record: EpochRecord,
+  stats: EpochStats,
+): BatchPolicy<B> {
+  const { name, maxSkipped } = request;
+  return new BatchPolicy(request.fetcher, {
+    ...request,
+    onRetry: () => stats.retries++,
+    maxSkipped: () => maxSkipped ?? defaultMaxSkipped(record.order!.length),
+    onSkip: ({ index, position }, error, skipped) => {
+      const whole = wholePosition(record, record.order!.origin(position));
+      const at = stats.skipped.findIndex((other) => other.position > whole);
+      stats.skipped.splice(at < 0 ? stats.skipped.length : at, 0, {
+        index,
+        position: whole,
+        error,
+      });
+      const budget = maxSkipped ?? defaultMaxSkipped(record.order!.length);
+      console.warn(
+        `Skipped batch ${index} of ${name} (${skipped} of at most ${budget} this epoch): ${
+          describeError(error.cause)
+        }`,
+      );
+    },
+  });
+}
+
+/**
+ * The default `maxSkipped`: a tenth of the epoch, rounded up, but fewer
+ * than all of its batches, so that an epoch in which every batch fails
+ * fails; 100 for an infinite epoch.
+ */
+function defaultMaxSkipped(length: number): number {
+  if (length === Infinity) return 100;
+  return Math.max(0, Math.min(Math.ceil(length / 10), length - 1));
+}
+
+/** The place in the whole epoch's order (before sharding) of `position` of the sharded one. */
+function wholePosition({ shard, fullLength }: EpochRecord, position: number): number {
+  return shard ? shardOrigin(position, shard, fullLength!) : position;
 }
 
 /** Decides the epoch's order, once `onEpochBegin` has run (it may change `length`). */
@@ -114,6 +166,7 @@ function decideOrder({ dataset, name }: EpochRequest<unknown>, record: EpochReco
   const sharded = shard ? shardOrder(full, shard) : full;
   record.order = resumeOrder(sharded, checkStart(start, skip, sharded.length, name), skip);
   record.length = sharded.length;
+  record.fullLength = length;
 }
 
 async function hook(
@@ -136,6 +189,7 @@ function emptyStats(epoch: number): EpochStats {
     elapsedMs: 0,
     ended: false,
     retries: 0,
+    skipped: [],
   };
 }
 

@@ -182,6 +182,18 @@ function fisherYatesOrder(length: number, seed: number, epoch: number): Uint32Ar
 }
 
 /**
+ * The position in the whole order of `position` of the order that `shard`
+ * reads of a `length`-batch epoch (see {@linkcode shardOrder}).
+ */
+export function shardOrigin(position: number, { index, count }: Shard, length: number): number {
+  if (count === 1) return position;
+  if (length === Infinity) return position * count + index;
+  const rest = length % count;
+  const rows = (length - rest) / count;
+  return position < rows || index < rest ? position * count + index : (index - rest) % length;
+}
+
+/**
  * The positions of `order` that `shard` reads: every `count`-th, from
  * `index`. With `pad`, the order is first extended to a multiple of `count`
  * by repeating its start, so every shard has the same length.

@@ -1,8 +1,9 @@
 // The per-batch policy, wrapped around any Fetcher: the one place that
 // decides what a batch's attempt may take (the timeout), when it is tried
 // again (a lost fetcher once at once; any failure up to `retries` times,
-// with a doubling delay) and what its failure says (a BatchError). Every
-// fetcher kind gets it alike.
+// with a doubling delay), what its failure says (a BatchError), and whether
+// an epoch skips it (`onError: "skip"`, within `maxSkipped`). Every fetcher
+// kind gets it alike.
 
 import { describeError } from "../_describe.ts";
 import { BatchError } from "../batch_error.ts";
@@ -27,7 +28,16 @@ export interface BatchPolicyOptions {
   retryDelay: number;
   /** Called for each attempt beyond a batch's first. */
   onRetry?(): void;
+  /** What {@linkcode BatchPolicy.prototype.fetchOrSkip} does with a failed batch. */
+  onError?: "raise" | "skip";
+  /** The most batches `fetchOrSkip` skips; asked at the first skip. */
+  maxSkipped?(): number;
+  /** Called for each skipped batch, with how many were skipped so far. */
+  onSkip?(request: BatchRequest, error: BatchError, skipped: number): void;
 }
+
+/** What {@linkcode BatchPolicy.prototype.fetchOrSkip} gives for a skipped batch. */
+export const SKIPPED: unique symbol = Symbol("skipped");
 
 /** What `getItem` gets as `info`, but for the attempt, which the policy adds. */
 export type JobInfo = (id: number) => Omit<BatchInfo, "attempt">;
@@ -55,6 +65,8 @@ export class BatchPolicy<B> {
   #fetcher: Fetcher<B>;
   #options: BatchPolicyOptions;
   #delayed = new Set<Delayed>();
+  /** How many batches `fetchOrSkip` skipped. */
+  #skipped = 0;
   /** Positions after this one were withdrawn: their failures are not retried. */
   #withdrawnAfter = Infinity;
 
@@ -98,6 +110,27 @@ export class BatchPolicy<B> {
     };
     attempt();
     return promise;
+  }
+
+  /**
+   * {@linkcode BatchPolicy.prototype.fetch}, but a batch that still fails
+   * is {@linkcode SKIPPED} with `onError: "skip"`, while the budget lasts:
+   * the one past it fails with a `BatchError` that says so. A batch that
+   * was withdrawn, or that the fetcher refused, is never skipped.
+   */
+  async fetchOrSkip(request: BatchRequest, info: JobInfo): Promise<B | typeof SKIPPED> {
+    try {
+      return await this.fetch(request, info);
+    } catch (error) {
+      const { onError, maxSkipped, onSkip } = this.#options;
+      const skippable = onError === "skip" && error instanceof BatchError &&
+        request.position <= this.#withdrawnAfter && !this.#fetcher.refusing;
+      if (!skippable) throw error;
+      const budget = maxSkipped?.() ?? 0;
+      if (this.#skipped >= budget) throw overBudget(error, budget);
+      onSkip?.(request, error, ++this.#skipped);
+      return SKIPPED;
+    }
   }
 
   /**
@@ -204,6 +237,15 @@ export class BatchPolicy<B> {
     const message = `Cannot get batch ${index} of ${this.#options.name}${failed}${detail}`;
     return new BatchError(index, message, { cause, attempts });
   }
+}
+
+/** The failure of the batch that would skip one more than `budget`. */
+function overBudget(error: BatchError, budget: number): BatchError {
+  return new BatchError(
+    error.index,
+    `${error.message} (onError: "skip" would exceed maxSkipped: ${budget} batches of this epoch were skipped already)`,
+    { cause: error.cause, attempts: error.attempts },
+  );
 }
 
 /** `error instanceof FetcherLost`, false where a Proxy's traps throw. */
