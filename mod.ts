@@ -37,6 +37,7 @@ export * from "./src/array_types.ts";
 export * from "./src/batch_error.ts";
 export * from "./src/epoch_cursor.ts";
 export * from "./src/epoch_stats.ts";
+export * from "./src/merge_cursors.ts";
 export * from "./src/ndarray.ts";
 export * from "./src/options.ts";
 export * from "./src/py_dataset.ts";

@@ -5,6 +5,7 @@
 import { show } from "./_describe.ts";
 import type {
   BatchOptions,
+  ConsumedLayer,
   EpochOptions,
   PyDatasetOptions,
   Shard,
@@ -105,8 +106,8 @@ export type ResolvedEpochOptions = EpochOptions & {
 export function resolveEpochOptions(
   options: EpochOptions,
   name: string,
+  prefix = `Cannot open an epoch of ${name} as`,
 ): ResolvedEpochOptions {
-  const prefix = `Cannot open an epoch of ${name} as`;
   if (typeof options !== "object" || options === null) {
     throw new TypeError(
       `${prefix} options must be an object: current value is ${show(options)}`,
@@ -114,7 +115,7 @@ export function resolveEpochOptions(
   }
   const { shuffle = false, seed, signal, epoch, shard, start = 0, skip = [] } = options;
   const { retries, retryDelay, onError, maxSkipped } = options;
-  const { orderVersion } = options;
+  const { orderVersion, scope, consumed } = options;
   if (typeof shuffle !== "boolean") {
     throw new TypeError(
       `${prefix} shuffle must be a boolean: current value is ${show(shuffle)}`,
@@ -125,7 +126,8 @@ export function resolveEpochOptions(
   const checkedShard = shard === undefined ? undefined : checkShard(shard, prefix);
   checkInteger(start, 0, `${prefix} start`);
   checkSkip(skip, start, prefix);
-  checkOrderVersion(orderVersion, { shuffle, start, skip }, prefix);
+  const layers = checkConsumed({ scope, consumed }, prefix);
+  checkOrderVersion(orderVersion, { shuffle, start, skip, consumed: layers }, prefix);
   checkSignal(signal, prefix);
   checkRetries({ retries, retryDelay }, prefix);
   checkSkipping({ onError, maxSkipped }, prefix);
@@ -139,8 +141,66 @@ export function resolveEpochOptions(
     start,
     skip: [...skip],
     orderVersion,
+    ...(scope === undefined ? {} : { scope }),
+    ...(layers.length > 0 ? { consumed: layers } : {}),
     ...retry,
   };
+}
+
+/**
+ * Checks `scope` and `consumed` (a cursor's record of consumed positions, see
+ * {@linkcode ConsumedLayer}); returns plain copies of the layers.
+ */
+function checkConsumed(
+  { scope, consumed = [] }: { scope: unknown; consumed: unknown },
+  prefix: string,
+): ConsumedLayer[] {
+  if (scope !== undefined && scope !== "shard" && scope !== "epoch") {
+    throw new TypeError(
+      `${prefix} scope must be "shard" or "epoch": current value is ${show(scope)}`,
+    );
+  }
+  if (!Array.isArray(consumed)) {
+    throw new TypeError(
+      `${prefix} consumed must be an array of layers: current value is ${show(consumed)}`,
+    );
+  }
+  if (consumed.length > 0 && scope === undefined) {
+    throw new TypeError(
+      `${prefix} consumed needs a scope, "shard" or "epoch", to say what start and skip count: current value of scope is undefined`,
+    );
+  }
+  return consumed.map((layer, i) => checkLayer(layer, `${prefix} consumed[${i}]`));
+}
+
+function checkLayer(layer: unknown, prefix: string): ConsumedLayer {
+  if (typeof layer !== "object" || layer === null) {
+    throw new TypeError(
+      `${prefix} must be { count, starts, skip? }: current value is ${show(layer)}`,
+    );
+  }
+  const { count, starts, skip = [] } = layer as Record<string, unknown>;
+  checkInteger(count, 1, `${prefix}.count`);
+  if (!Array.isArray(starts) || starts.length !== count) {
+    throw new TypeError(
+      `${prefix}.starts must be an array of ${count} prefix lengths, one a shard: current value is ${
+        show(starts)
+      }`,
+    );
+  }
+  starts.forEach((start, s) => checkInteger(start, 0, `${prefix}.starts[${s}]`));
+  checkSkip(skip, -1, prefix);
+  for (const position of skip as number[]) {
+    if (Math.floor(position / count) < starts[position % count]) {
+      throw new RangeError(
+        `${prefix}.skip must hold positions outside the prefixes of starts (${
+          JSON.stringify(starts)
+        }): current value is ${JSON.stringify(skip)}`,
+      );
+    }
+  }
+  const skipped = skip as number[];
+  return { count, starts: [...starts], ...(skipped.length > 0 ? { skip: [...skipped] } : {}) };
 }
 
 /** {@linkcode BatchOptions} with defaults applied and values checked. */
@@ -216,13 +276,19 @@ function checkRetries(
  */
 function checkOrderVersion(
   orderVersion: unknown,
-  { shuffle, start, skip }: { shuffle: boolean; start: number; skip: readonly number[] },
+  { shuffle, start, skip, consumed }: {
+    shuffle: boolean;
+    start: number;
+    skip: readonly number[];
+    consumed: readonly ConsumedLayer[];
+  },
   prefix: string,
 ): void {
   const versions = "1 or 2";
   if (orderVersion === undefined) {
-    if (!shuffle || (start === 0 && skip.length === 0)) return;
-    const at = `start ${start}` + (skip.length > 0 ? `, skip ${JSON.stringify(skip)}` : "");
+    if (!shuffle || (start === 0 && skip.length === 0 && consumed.length === 0)) return;
+    const at = `start ${start}` + (skip.length > 0 ? `, skip ${JSON.stringify(skip)}` : "") +
+      (consumed.length > 0 ? `, ${consumed.length} consumed layers` : "");
     throw new TypeError(
       `${prefix} resuming a shuffled order (${at}) needs its orderVersion, ${versions}: current value is undefined (a cursor saved before orderVersion existed resumes exactly with orderVersion: 1)`,
     );

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Shard } from "./options.ts";
+import type { ConsumedLayer, Shard } from "./options.ts";
 
 /**
  * Where the reader of an epoch stopped, from
@@ -94,11 +94,28 @@ export interface EpochCursor {
   orderVersion?: number;
   /** The shard read, if any. */
   shard?: Shard;
-  /** The first position of the order the reader has not taken. */
+  /**
+   * The first position of the order the reader has not taken: of the
+   * shard's order, or with `scope: "epoch"` of the whole epoch.
+   */
   start: number;
   /**
    * Positions after `start` already taken: only after an unordered epoch,
-   * which may deliver later batches before earlier ones.
+   * which may deliver later batches before earlier ones, or one that
+   * skipped a batch.
    */
   skip?: number[];
+  /**
+   * What `start` and `skip` count: unset or `"shard"`, positions of the
+   * shard's own order (after sharding; a `consumed` base shards what it
+   * leaves); `"epoch"`, positions of the whole epoch, in a cursor from
+   * {@linkcode mergeCursors}.
+   */
+  scope?: "shard" | "epoch";
+  /**
+   * The positions consumed before this epoch was split into its shards, in
+   * layers (see {@linkcode ConsumedLayer}): set by {@linkcode mergeCursors},
+   * and kept by the cursors of the shards that read the rest.
+   */
+  consumed?: ConsumedLayer[];
 }

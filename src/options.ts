@@ -240,6 +240,22 @@ export interface EpochOptions {
    */
   skip?: number[];
   /**
+   * What `start` and `skip` count, as a cursor records it: positions of the
+   * (sharded) order, or, `"epoch"`, positions of the whole epoch, as a
+   * cursor from {@linkcode mergeCursors} has them. Unset means `"shard"`.
+   *
+   * @default {undefined}
+   */
+  scope?: "shard" | "epoch";
+  /**
+   * The positions already consumed, in layers, from {@linkcode mergeCursors}:
+   * the epoch reads only the rest, sharded by `shard`. See
+   * {@linkcode ConsumedLayer}.
+   *
+   * @default {undefined}
+   */
+  consumed?: ConsumedLayer[];
+  /**
    * The version of the shuffled order to read, as a cursor records it in
    * {@linkcode EpochCursor.orderVersion}: 2, this build's order (computed
    * lazily, a keyed bijection per position, for any length), or 1, the
@@ -372,4 +388,29 @@ export interface Shard {
    * the start of the order, as PyTorch's `DistributedSampler` does.
    */
   pad?: boolean;
+}
+
+/**
+ * One layer of what a merged cursor ({@linkcode EpochCursor.scope}
+ * `"epoch"`) records as consumed, from {@linkcode mergeCursors}: the `count`
+ * shards that read an order, and what each consumed of it. The first layer's
+ * order is the whole epoch's; each later layer's is what the layers before
+ * it left. Its size grows with `count` and `skip`, never with the epoch's
+ * length.
+ */
+export interface ConsumedLayer {
+  /** How many shards read the layer's order (1: it was read unsharded). */
+  count: number;
+  /**
+   * Shard `s`'s consumed prefix: positions `s`, `s + count`, … of the
+   * layer's order, `starts[s]` of them. One entry per shard; a padded
+   * repeat (past the order's end) consumes nothing.
+   */
+  starts: number[];
+  /**
+   * Positions of the layer's order consumed out of order (by an unordered
+   * epoch, or skipped by `onError: "skip"`), ascending, none within a
+   * prefix. For the first layer, positions of the whole epoch.
+   */
+  skip?: number[];
 }

@@ -3,11 +3,13 @@
 // each checked against what the loader promises. `deno task test` runs a
 // fixed seed and count; `deno task fuzz` runs many more from a new seed
 // (FUZZ_SEED=<n> FUZZ_RUNS=<n> to choose; a failure prints its seed and a
-// shrunk counterexample).
+// shrunk counterexample). Elastic cases split an epoch over random shard
+// counts, stop each shard at random, merge the cursors and read the rest on
+// another count, with batches that fail and are skipped.
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { BatchError, type EpochOptions } from "../mod.ts";
+import { BatchError, type EpochCursor, type EpochOptions, mergeCursors } from "../mod.ts";
 import { epochOrder, resumeOrder, shardOrder } from "../src/epoch/_order.ts";
 import { CountedNumbers, type NumbersBatch } from "./fixtures/numbers.ts";
 import { waitUntilStill, within } from "./_helpers.ts";
@@ -175,4 +177,111 @@ const numRuns = Number(Deno.env.get("FUZZ_RUNS") ?? 60);
 
 Deno.test(`Random epochs keep every promise (fast-check, seed ${seed}, ${numRuns} runs)`, async () => {
   await fc.assert(fc.asyncProperty(scenarios, check), { seed, numRuns, endOnFailure: true });
+});
+
+interface ElasticScenario {
+  length: number;
+  workers: number;
+  maxQueueSize: number;
+  ordered: boolean;
+  shuffle: boolean;
+  seed: number;
+  /** Batch indices whose getItem always rejects: skipped. */
+  failing: number[];
+  /** The shard count of each generation; all but the last stop each shard early. */
+  counts: number[];
+  /** How many batches each shard of a generation takes before it stops (null: all). */
+  takes: (number | null)[];
+  /** Whether the last generation pads its shards. */
+  pad: boolean;
+}
+
+const elasticScenarios: fc.Arbitrary<ElasticScenario> = fc.record({
+  length: fc.integer({ min: 0, max: 24 }),
+  workers: fc.integer({ min: 1, max: 3 }),
+  maxQueueSize: fc.integer({ min: 1, max: 4 }),
+  ordered: fc.boolean(),
+  shuffle: fc.boolean(),
+  seed: fc.integer({ min: 0, max: 2 ** 31 }),
+  failing: fc.uniqueArray(fc.nat(23), { maxLength: 4 }),
+  counts: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 2, maxLength: 3 }),
+  takes: fc.array(fc.option(fc.nat(6)), { minLength: 12, maxLength: 12 }),
+  pad: fc.boolean(),
+});
+
+/** Reads one shard of `cursor`'s epoch, taking at most `take` batches; returns its cursor. */
+async function readShard(
+  scenario: ElasticScenario,
+  epoch: EpochOptions,
+  take: number | null,
+  seen: { read: number[]; skipped: Set<number>; lengths: number[] },
+): Promise<EpochCursor> {
+  const { length, workers, maxQueueSize, ordered, failing } = scenario;
+  await using data = new CountedNumbers(length, { throwAsync: failing }, {
+    workers,
+    maxQueueSize,
+    ordered,
+  });
+  const { delivered, error } = await within(
+    run(data, { ...epoch, onError: "skip", maxSkipped: 1_000 }, take),
+    20_000,
+  );
+  assert.equal(error, undefined, `no failure: ${JSON.stringify({ scenario, epoch, take })}`);
+  seen.read.push(...delivered);
+  seen.lengths.push(delivered.length + data.stats!.skipped.length);
+  for (const { index } of data.stats!.skipped) seen.skipped.add(index);
+  return JSON.parse(JSON.stringify(data.cursor));
+}
+
+async function checkElastic(scenario: ElasticScenario): Promise<void> {
+  const { length, shuffle, seed, counts } = scenario;
+  const seen = { read: [] as number[], skipped: new Set<number>(), lengths: [] as number[] };
+  let cursor: EpochCursor = { epoch: 0, seed, shuffle, orderVersion: 2, start: 0 };
+  let take = 0;
+  for (const [generation, count] of counts.entries()) {
+    const last = generation === counts.length - 1;
+    if (cursor.epoch !== 0) break; // every batch consumed
+    const cursors: EpochCursor[] = [];
+    seen.lengths = [];
+    for (let index = 0; index < count; index++) {
+      const shard = { index, count, pad: last && scenario.pad };
+      const stop = last ? null : scenario.takes[take++ % scenario.takes.length]!;
+      cursors.push(await readShard(scenario, { ...cursor, shard }, stop, seen));
+    }
+    cursor = mergeCursors(cursors);
+    if (last && scenario.pad) {
+      assert.equal(new Set(seen.lengths).size, 1, `padded shards of one length: ${seen.lengths}`);
+    }
+  }
+  const label = JSON.stringify({ scenario, cursor, read: seen.read, skipped: [...seen.skipped] });
+  assert.equal(cursor.epoch, 1, `the last generation ends the epoch: ${label}`);
+  const counted = new Map<number, number>();
+  for (const index of [...seen.read, ...seen.skipped]) {
+    counted.set(index, (counted.get(index) ?? 0) + 1);
+  }
+  const repeats = [...counted.values()].reduce((sum, n) => sum + n - 1, 0);
+  const lastCount = counts.at(-1)!;
+  assert.ok(repeats === 0 || (scenario.pad && repeats < lastCount), `each batch once: ${label}`);
+  const all = Array.from({ length }, (_, index) => index);
+  assert.deepEqual([...counted.keys()].sort((a, b) => a - b), all, `every batch: ${label}`);
+  for (const index of seen.skipped) {
+    assert.ok(scenario.failing.includes(index), `only failing batches skipped: ${label}`);
+    assert.ok(!seen.read.includes(index), `a skipped batch is not read: ${label}`);
+  }
+}
+
+const elasticRuns = Math.max(1, Math.round(numRuns / 2));
+
+Deno.test(`Elastic resume: merged shard cursors read every batch once on any new count (fast-check, seed ${seed}, ${elasticRuns} runs)`, async () => {
+  const warn = console.warn;
+  console.warn = () => {}; // each skipped batch says so
+  try {
+    await fc.assert(fc.asyncProperty(elasticScenarios, checkElastic), {
+      seed,
+      numRuns: elasticRuns,
+      endOnFailure: true,
+    });
+  } finally {
+    console.warn = warn;
+  }
 });

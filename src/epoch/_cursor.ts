@@ -2,7 +2,7 @@
 // cursor that resumes it.
 
 import type { EpochCursor } from "../epoch_cursor.ts";
-import type { Shard } from "../options.ts";
+import type { ConsumedLayer, Shard } from "../options.ts";
 import type { EpochProgress } from "./_epoch_stream.ts";
 import type { ResumedOrder } from "./_order.ts";
 
@@ -14,6 +14,8 @@ export interface EpochRecord {
   /** The version of the order: the option's, else the current one. */
   orderVersion: number;
   shard: Shard | undefined;
+  /** The positions consumed before the epoch was sharded (see _consumed.ts); often none. */
+  layers: ConsumedLayer[];
   start: number;
   skip: number[];
   ordered: boolean;
@@ -24,6 +26,8 @@ export interface EpochRecord {
   length?: number;
   /** The length of the epoch's order before sharding. */
   fullLength?: number;
+  /** The length of what `layers` left of it, which the shards split. */
+  leftLength?: number;
 }
 
 /**
@@ -31,7 +35,7 @@ export interface EpochRecord {
  * taken, or the next epoch from its start when every batch was taken.
  */
 export function cursorAfter(record: EpochRecord): EpochCursor {
-  const { epoch, seed, shuffle, orderVersion, shard, order, length, progress } = record;
+  const { epoch, seed, shuffle, orderVersion, shard, order, length, progress, layers } = record;
   const at = (start: number, skip: number[]): EpochCursor => ({
     epoch,
     seed,
@@ -40,6 +44,7 @@ export function cursorAfter(record: EpochRecord): EpochCursor {
     ...(shard ? { shard: { ...shard } } : {}),
     start,
     ...(skip.length > 0 ? { skip } : {}),
+    ...(layers.length > 0 ? { scope: "shard", consumed: structuredClone(layers) } : {}),
   });
   if (!order || length === undefined) return at(record.start, record.skip);
   let start: number;
@@ -56,6 +61,9 @@ export function cursorAfter(record: EpochRecord): EpochCursor {
     start = record.start;
     while (done.has(start)) start++;
   }
-  if (start >= length) return { ...at(0, []), epoch: epoch + 1 };
+  if (start >= length) {
+    const { scope: _scope, consumed: _consumed, ...next } = at(0, []);
+    return { ...next, epoch: epoch + 1 };
+  }
   return at(start, [...done].filter((position) => position > start).sort((a, b) => a - b));
 }

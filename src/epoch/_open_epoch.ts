@@ -9,6 +9,7 @@ import type { Fetcher } from "../fetch/_fetcher.ts";
 import { BatchPolicy, type JobInfo } from "../fetch/_policy.ts";
 import type { EpochInfo, PyDatasetHooks } from "../py_dataset_hooks.ts";
 import type { EpochRecord } from "./_cursor.ts";
+import { compactLayers, epochScopeLayers, leftOrder, wholeOf } from "./_consumed.ts";
 import { createEpochStream } from "./_epoch_stream.ts";
 import { epochOrder, ORDER_VERSION, resumeOrder, shardOrder, shardOrigin } from "./_order.ts";
 import { batchSeed, workerInfo } from "./_seeds.ts";
@@ -96,15 +97,20 @@ export function openEpoch<B>(request: EpochRequest<B>): OpenedEpoch<B> {
 }
 
 function epochRecord({ epoch, seed, options, ordered }: EpochRequest<unknown>): EpochRecord {
-  const { shuffle, shard, start, skip, orderVersion = ORDER_VERSION } = options;
+  const { shuffle, shard, orderVersion = ORDER_VERSION, consumed = [] } = options;
+  // Whole-epoch start and skip join the consumed layers; the shards split the rest.
+  const whole = options.scope === "epoch";
   return {
     epoch,
     seed,
     shuffle,
     orderVersion,
     shard,
-    start,
-    skip,
+    layers: whole
+      ? epochScopeLayers(consumed, options.start, options.skip)
+      : compactLayers(consumed),
+    start: whole ? 0 : options.start,
+    skip: whole ? [] : options.skip,
     ordered,
     progress: { taken: 0, delivered: [], skipped: [] },
   };
@@ -154,19 +160,22 @@ function defaultMaxSkipped(length: number): number {
 }
 
 /** The place in the whole epoch's order (before sharding) of `position` of the sharded one. */
-function wholePosition({ shard, fullLength }: EpochRecord, position: number): number {
-  return shard ? shardOrigin(position, shard, fullLength!) : position;
+function wholePosition({ shard, leftLength, layers }: EpochRecord, position: number): number {
+  const left = shard ? shardOrigin(position, shard, leftLength!) : position;
+  return layers.length > 0 ? wholeOf(layers, left) : left;
 }
 
 /** Decides the epoch's order, once `onEpochBegin` has run (it may change `length`). */
 function decideOrder({ dataset, name }: EpochRequest<unknown>, record: EpochRecord): void {
-  const { epoch, seed, shuffle, orderVersion, shard, start, skip } = record;
+  const { epoch, seed, shuffle, orderVersion, shard, start, skip, layers } = record;
   const length = checkLength(dataset.length, name);
   const full = epochOrder(length, { shuffle, seed, epoch, orderVersion, name });
-  const sharded = shard ? shardOrder(full, shard) : full;
+  const left = layers.length > 0 ? leftOrder(full, layers) : full;
+  const sharded = shard ? shardOrder(left, shard) : left;
   record.order = resumeOrder(sharded, checkStart(start, skip, sharded.length, name), skip);
   record.length = sharded.length;
   record.fullLength = length;
+  record.leftLength = left.length;
 }
 
 async function hook(
