@@ -39,7 +39,9 @@ import { mergeShardCursors } from "./epoch/_merge.ts";
  * without a new `shard`.
  * @throws {TypeError} No cursors; or cursors of different epochs, seeds,
  * shuffles, order versions or shard counts, or of different merged bases:
- * the message names the difference.
+ * the message names the difference. A shard given twice; or only cursors
+ * that point at an epoch's start with shards missing (a shard read to its
+ * end points there too, so what the missing ones read cannot be told).
  * @throws {RangeError} A cursor's value out of range.
  *
  * @example Resume 2 shards' epoch on 3 trainers

@@ -158,3 +158,33 @@ Deno.test("PyDataset.epoch checks a merged cursor's fields", async (t) => {
     assert.throws(() => dataset.epoch(old), /needs its orderVersion/);
   });
 });
+
+Deno.test("mergeCursors refuses shards given twice, and finished shards alone with shards missing", async () => {
+  const cursors: EpochCursor[] = [];
+  for (const index of [0, 1, 2]) {
+    await using dataset = new Numbers(7);
+    let read = 0;
+    for await (const _ of dataset.epoch({ seed: 1, epoch: 2, shard: { index, count: 3 } })) {
+      if (index !== 1 && ++read === 1) break; // shard 1 is read to its end
+    }
+    cursors.push(dataset.cursor!);
+  }
+  // Shard 1's cursor alone is the start of epoch 3, as a fresh cursor of epoch 3 would be.
+  assert.throws(
+    () => mergeCursors([cursors[1]!]),
+    /give the cursors of every shard .*missing: shards 0, 2/,
+  );
+  assert.throws(
+    () => mergeCursors([cursors[0]!, cursors[0]!]),
+    /each shard may come once: .*shard 0 in cursor 0 and in cursor 1/,
+  );
+  const merged = mergeCursors(cursors);
+  const rest: number[] = [];
+  for (const index of [0, 1]) {
+    await using dataset = new Numbers(7);
+    for await (const batch of dataset.epoch({ ...merged, shard: { index, count: 2 } })) {
+      rest.push(batch[0][0]!);
+    }
+  }
+  assert.deepEqual(rest.toSorted((a, b) => a - b), [3, 5, 6]);
+});

@@ -39,6 +39,7 @@ export function mergeShardCursors(cursors: readonly EpochCursor[]): EpochCursor 
     }
   });
   const epoch = checkSame(cursors);
+  checkShards(cursors);
   const { seed, shuffle, orderVersion } = cursors[0]!;
   const head = { epoch, seed, shuffle, ...(orderVersion === undefined ? {} : { orderVersion }) };
   const progress = cursors.map((cursor) => shardProgress(cursor, cursor.epoch > epoch));
@@ -61,6 +62,7 @@ export function mergeShardCursors(cursors: readonly EpochCursor[]): EpochCursor 
  */
 function checkSame(cursors: readonly EpochCursor[]): number {
   const epoch = Math.min(...cursors.map((cursor) => cursor.epoch));
+  const earliest = cursors.findIndex((cursor) => cursor.epoch === epoch);
   const first = cursors[0]!;
   cursors.forEach((cursor, i) => {
     for (const field of ["seed", "shuffle", "orderVersion"] as const) {
@@ -74,11 +76,39 @@ function checkSame(cursors: readonly EpochCursor[]): number {
     }
     if (cursor.epoch !== epoch && !(cursor.epoch === epoch + 1 && isNextEpoch(cursor))) {
       throw new TypeError(
-        `${PREFIX} they must share one epoch (or point at the next, from its start, for a shard read to its end): current value is epoch ${cursor.epoch} (start ${cursor.start}) in cursor ${i} and epoch ${epoch} in another`,
+        `${PREFIX} they must share one epoch (or point at the next, from its start, for a shard read to its end): current value is epoch ${cursor.epoch} (start ${cursor.start}) in cursor ${i} and epoch ${epoch} in cursor ${earliest}`,
       );
     }
   });
   return epoch;
+}
+
+/**
+ * Checks that no shard comes twice, and that cursors which all point at an
+ * epoch's start name every shard: such a cursor is also what a shard of
+ * the epoch before points at once read to its end, so with shards missing
+ * it cannot be told whether their positions of that epoch were read.
+ */
+function checkShards(cursors: readonly EpochCursor[]): void {
+  const indices = cursors.map((cursor) => cursor.shard?.index ?? 0);
+  const twice = indices.findIndex((index, i) => indices.indexOf(index) !== i);
+  if (twice >= 0) {
+    throw new TypeError(
+      `${PREFIX} each shard may come once: current value is shard ${indices[twice]} in cursor ${
+        indices.indexOf(indices[twice]!)
+      } and in cursor ${twice}`,
+    );
+  }
+  const count = cursors[0]!.shard?.count ?? 1;
+  if (!cursors.every(isNextEpoch) || cursors.length >= count) return;
+  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !indices.includes(i));
+  throw new TypeError(
+    `${PREFIX} every cursor points at the start of epoch ${
+      cursors[0]!.epoch
+    }, which a shard of the epoch before also points at once read to its end: give the cursors of every shard to tell them apart (missing: shards ${
+      missing.join(", ")
+    })`,
+  );
 }
 
 function isNextEpoch({ start, skip = [], consumed = [], scope }: EpochCursor): boolean {
@@ -105,24 +135,26 @@ function shardProgress(cursor: EpochCursor, ended: boolean): ShardProgress {
 
 /** The base the shards split: the same in every cursor not read to its end. */
 function checkBase(progress: readonly ShardProgress[]): ConsumedLayer[] {
-  const open = progress.filter(({ ended }) => !ended);
-  const base = JSON.stringify(open[0]!.base);
-  const other = open.find((shard) => JSON.stringify(shard.base) !== base);
   const count = progress[0]!.count;
-  const uneven = progress.find((shard) => shard.count !== count);
-  if (uneven) {
+  const uneven = progress.findIndex((shard) => shard.count !== count);
+  if (uneven >= 0) {
     throw new TypeError(
-      `${PREFIX} they must be shards of one split: current value of shard.count is ${uneven.count} in one cursor and ${count} in another`,
+      `${PREFIX} they must be shards of one split: current value of shard.count is ${
+        progress[uneven]!.count
+      } in cursor ${uneven} and ${count} in cursor 0`,
     );
   }
-  if (other) {
+  const first = progress.findIndex(({ ended }) => !ended);
+  const base = JSON.stringify(progress[first]!.base);
+  const other = progress.findIndex((shard) => !shard.ended && JSON.stringify(shard.base) !== base);
+  if (other >= 0) {
     throw new TypeError(
       `${PREFIX} they must split the same consumed base: current value is ${
-        JSON.stringify(other.base)
-      } in one cursor and ${base} in another`,
+        JSON.stringify(progress[other]!.base)
+      } in cursor ${other} and ${base} in cursor ${first}`,
     );
   }
-  return open[0]!.base;
+  return progress[first]!.base;
 }
 
 /** The layer the shards consumed: each one's prefix, and its later positions in its order. */
