@@ -7,6 +7,19 @@ export async function collect<T>(stream: ReadableStream<T>): Promise<T[]> {
   return items;
 }
 
+/** Reads an epoch; returns what was read and the error that ended it. */
+export async function readUntilError<T>(
+  stream: ReadableStream<T>,
+): Promise<{ read: T[]; error: unknown }> {
+  const read: T[] = [];
+  try {
+    for await (const batch of stream) read.push(batch);
+  } catch (error) {
+    return { read, error };
+  }
+  return { read, error: undefined };
+}
+
 /** Resolves after `ms` milliseconds. */
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

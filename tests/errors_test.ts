@@ -4,20 +4,15 @@ import { Faulty } from "./fixtures/faulty.ts";
 import { Numbers } from "./fixtures/numbers.ts";
 import { Private } from "./fixtures/private.ts";
 import { Startup } from "./fixtures/startup.ts";
-import { capturingErrors, collect, delay, MODES, waitFor, within } from "./_helpers.ts";
-
-/** Reads an epoch; returns what was read and the error that ended it. */
-async function readUntilError<T>(
-  stream: ReadableStream<T>,
-): Promise<{ read: T[]; error: unknown }> {
-  const read: T[] = [];
-  try {
-    for await (const batch of stream) read.push(batch);
-  } catch (error) {
-    return { read, error };
-  }
-  return { read, error: undefined };
-}
+import {
+  capturingErrors,
+  collect,
+  delay,
+  MODES,
+  readUntilError,
+  waitFor,
+  within,
+} from "./_helpers.ts";
 
 const indexOf = (batches: [Float64Array, Int32Array][]) => batches.map(([x]) => x[0]);
 

@@ -3,19 +3,9 @@
 
 import assert from "node:assert/strict";
 import { BatchError } from "../mod.ts";
-import { capturingErrors, collect, delay, MODES, within } from "./_helpers.ts";
+import { capturingErrors, collect, delay, MODES, readUntilError, within } from "./_helpers.ts";
 import { Flaky } from "./fixtures/flaky.ts";
 import { Unreplaceable } from "./fixtures/unreplaceable.ts";
-
-async function failureOf<B>(stream: ReadableStream<B>): Promise<{ read: B[]; error: unknown }> {
-  const read: B[] = [];
-  try {
-    for await (const batch of stream) read.push(batch);
-  } catch (error) {
-    return { read, error };
-  }
-  return { read, error: undefined };
-}
 
 for (const mode of MODES) {
   Deno.test(`retries: a batch that fails twice is delivered in its place with retries: 2 (${mode.name})`, async () => {
@@ -40,7 +30,7 @@ for (const mode of MODES) {
       retries: 1,
       retryDelay: 5,
     });
-    const { read, error } = await within(failureOf(dataset.epoch()));
+    const { read, error } = await within(readUntilError(dataset.epoch()));
     assert.deepEqual(read.map((batch) => batch[0]), [0, 1, 2]);
     assert.ok(error instanceof BatchError);
     assert.equal(error.index, 3);
@@ -103,7 +93,9 @@ Deno.test("retries: a worker's death is retried once on top of retries", async (
     retries: 1,
     retryDelay: 5,
   });
-  const { result: { error } } = await capturingErrors(() => within(failureOf(fragile.epoch())));
+  const { result: { error } } = await capturingErrors(() =>
+    within(readUntilError(fragile.epoch()))
+  );
   assert.ok(error instanceof BatchError);
   assert.equal(error.attempts, 3);
   assert.match(
@@ -114,7 +106,7 @@ Deno.test("retries: a worker's death is retried once on top of retries", async (
 
 Deno.test("retries: an epoch overrides the dataset's retries and retryDelay", async () => {
   await using dataset = new Flaky(3, { 0: 1 }, "throw");
-  assert.ok((await within(failureOf(dataset.epoch()))).error instanceof BatchError);
+  assert.ok((await within(readUntilError(dataset.epoch()))).error instanceof BatchError);
   const batches = await within(collect(dataset.epoch({ retries: 1, retryDelay: 0 })));
   assert.deepEqual(batches.map((batch) => batch[0]), [0, 1, 2]);
 });
@@ -159,7 +151,7 @@ Deno.test("retries: batches the pool refuses (no worker can start) are not retri
       retryDelay: 10_000,
     });
     const { result: { error } } = await capturingErrors(() =>
-      within(failureOf(dataset.epoch()), 5_000)
+      within(readUntilError(dataset.epoch()), 5_000)
     );
     assert.ok(error instanceof BatchError);
     assert.equal(error.index, 1);

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { BatchError, type EpochCursor } from "../mod.ts";
-import { collect, MODES, waitFor, within } from "./_helpers.ts";
+import { collect, MODES, readUntilError, waitFor, within } from "./_helpers.ts";
 import { Flaky } from "./fixtures/flaky.ts";
 
 /** Runs `fn` with `console.warn` captured; returns what it printed, a line a call. */
@@ -18,14 +18,10 @@ async function capturingWarnings<T>(fn: () => Promise<T>): Promise<{ result: T; 
   }
 }
 
+/** Reads an epoch of Flaky: the batch indices read, and the error that ended it. */
 async function readAll(stream: ReadableStream<Int32Array>) {
-  const read: number[] = [];
-  try {
-    for await (const batch of stream) read.push(batch[0]!);
-  } catch (error) {
-    return { read, error };
-  }
-  return { read, error: undefined };
+  const { read, error } = await readUntilError(stream);
+  return { read: read.map((batch) => batch[0]!), error };
 }
 
 /** Fails forever: more failures than any attempt count. */
