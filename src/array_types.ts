@@ -38,3 +38,23 @@ export interface NDArray<T extends TypedArray = TypedArray> {
   /** The size of each dimension; the first is the batch dimension in a batch. */
   shape: number[];
 }
+
+/**
+ * The constructor of a {@linkcode TypedArray} type, such as `Float32Array`:
+ * what `info.allocate` (in `getItem`) takes.
+ *
+ * @example Ask for a batch's array by its type
+ * ```ts
+ * import type { TypedArrayConstructor } from "@pydataset/pydataset";
+ * import assert from "node:assert/strict";
+ *
+ * const type: TypedArrayConstructor<Float32Array> = Float32Array;
+ * assert.equal(type.BYTES_PER_ELEMENT, 4);
+ * ```
+ */
+export interface TypedArrayConstructor<T extends TypedArray = TypedArray> {
+  /** A view of `length` elements of `buffer` from `byteOffset`. */
+  new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
+  /** The size of one element in bytes. */
+  readonly BYTES_PER_ELEMENT: number;
+}

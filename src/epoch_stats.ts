@@ -66,6 +66,13 @@ export interface EpochStats {
    * the whole epoch's order, before sharding).
    */
   skipped: SkippedBatch[];
+  /** Calls of `info.allocate` by this epoch's `getItem` calls. */
+  allocations: number;
+  /**
+   * How many of those a released buffer served (see
+   * `PyDataset.prototype.release`), rather than a new one.
+   */
+  recycled: number;
 }
 
 /**

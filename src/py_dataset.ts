@@ -247,6 +247,62 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
   }
 
   /**
+   * Hands back a batch the reader no longer uses, so that its memory makes
+   * later batches: the buffers of its arrays that `info.allocate` made go
+   * back to where they were made (to the worker that made them, with the
+   * next request it gets, without a copy; or to the main thread's pool).
+   * Everything else in the batch (an array of a cache, a view of an array
+   * the dataset holds, a buffer of your own) is left alone, so release
+   * never hands out memory that something else still holds.
+   *
+   * The released arrays are detached at once (their length becomes 0):
+   * do not use them, or anything made from them without a copy, again. The
+   * pools together hold at most `maxQueueSize + workers` batches' worth of
+   * buffers (the largest batch's allocations so far); what is released
+   * beyond that is let go, so releasing never grows memory. `toTfDataset`
+   * releases its batches by itself, once the tensors made from them no
+   * longer hold their memory.
+   *
+   * @param batch A batch from this dataset's epochs or `getBatch`, or any
+   * part of one (arrays, plain objects, `Map`s and `Set`s are searched).
+   * @returns How many arrays' buffers were handed back (0 when getItem did
+   * not use `allocate`, or the batch was released already).
+   * @throws {TypeError} `batch` is undefined or null.
+   *
+   * @example Recycle each batch once it is used
+   * ```ts
+   * import { type BatchInfo, PyDataset } from "@pydataset/pydataset";
+   * import assert from "node:assert/strict";
+   *
+   * class Noise extends PyDataset<Float32Array> {
+   *   get length(): number {
+   *     return 50;
+   *   }
+   *   getItem(_index: number, info: BatchInfo): Float32Array {
+   *     const batch = info.allocate(Float32Array, 4096);
+   *     for (let i = 0; i < batch.length; i++) batch[i] = Math.random();
+   *     return batch;
+   *   }
+   * }
+   *
+   * await using noise = new Noise({ workers: 2 });
+   * for await (const batch of noise.epoch()) {
+   *   let sum = 0;
+   *   for (const value of batch) sum += value;
+   *   assert.ok(sum > 0);
+   *   assert.equal(noise.release(batch), 1);
+   *   assert.equal(batch.length, 0); // detached
+   * }
+   * const { allocations, recycled } = noise.stats!;
+   * assert.equal(allocations, 50);
+   * assert.ok(recycled >= 30);
+   * ```
+   */
+  release(batch: unknown): number {
+    return this.#epochs.release(batch);
+  }
+
+  /**
    * Iterates over batches `0 .. length - 1` (forever when infinite) on the
    * calling thread, one at a time, without hooks, shuffle or workers, as
    * iterating a Keras `PyDataset` does.

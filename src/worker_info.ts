@@ -1,8 +1,11 @@
 /**
- * {@linkcode WorkerInfo}: which fetcher runs a `getItem` call, and its seed.
+ * {@linkcode WorkerInfo} and {@linkcode BatchInfo}: which fetcher runs a
+ * `getItem` call, its seed, and the batch's own seed and buffers.
  *
  * @module
  */
+
+import type { TypedArray, TypedArrayConstructor } from "./array_types.ts";
 
 /**
  * Which fetcher runs a `getItem` call, given to `getItem` as its second
@@ -99,4 +102,37 @@ export interface BatchInfo extends WorkerInfo {
   readonly batchSeed: number;
   /** Which attempt at this batch the call is: 0 for the first, 1 for the first retry, … */
   readonly attempt: number;
+  /**
+   * Returns a `type` array of `length` elements for this batch's output:
+   * made from a buffer that {@linkcode PyDataset.prototype.release} handed
+   * back, when one of the right byte size is free, else new. A recycled
+   * array holds what it held before (it is not zeroed): fill all of it.
+   *
+   * Arrays from `allocate` belong to the batch: put them in what `getItem`
+   * returns, not in the dataset's fields, since releasing the batch
+   * detaches them. Without `release` they are plain new arrays.
+   *
+   * @example Output arrays that are recycled
+   * ```ts
+   * import { type BatchInfo, PyDataset } from "@pydataset/pydataset";
+   * import assert from "node:assert/strict";
+   *
+   * class Frames extends PyDataset<Float32Array> {
+   *   get length(): number {
+   *     return 20;
+   *   }
+   *   getItem(index: number, info: BatchInfo): Float32Array {
+   *     return info.allocate(Float32Array, 1024).fill(index);
+   *   }
+   * }
+   *
+   * await using frames = new Frames();
+   * for await (const frame of frames.epoch()) {
+   *   assert.equal(frame[0], frame[1023]); // use the batch, then:
+   *   frames.release(frame);
+   * }
+   * assert.ok(frames.stats!.recycled > 0);
+   * ```
+   */
+  allocate<T extends TypedArray>(type: TypedArrayConstructor<T>, length: number): T;
 }

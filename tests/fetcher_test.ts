@@ -4,8 +4,9 @@
 // per-batch policy wrapped around it.
 
 import assert from "node:assert/strict";
-import { BatchError, type BatchInfo } from "../mod.ts";
-import type { Fetcher, FetchJob } from "../src/fetch/_fetcher.ts";
+import { BatchError } from "../mod.ts";
+import type { BatchFacts, Fetcher, FetchJob } from "../src/fetch/_fetcher.ts";
+import { Recycler } from "../src/fetch/_recycler.ts";
 import { BatchPolicy } from "../src/fetch/_policy.ts";
 import { resolveEpochOptions } from "../src/_validate.ts";
 import { openEpoch } from "../src/epoch/_open_epoch.ts";
@@ -26,7 +27,8 @@ interface Kind {
 const KINDS: Kind[] = [
   {
     name: "main thread",
-    make: (probe, count) => new ThreadFetcher(count, (index, info) => probe.getItem(index, info)),
+    make: (probe, count) =>
+      new ThreadFetcher(count, (index, info) => probe.getItem(index, info), new Recycler(4)),
     abandonStops: false,
   },
   {
@@ -39,13 +41,14 @@ const KINDS: Kind[] = [
         permissions: "inherit",
         timeout: undefined,
         settings: { workers: count, useMultiprocessing: true, module },
+        buffers: new Recycler(4),
       }) as Fetcher<Int32Array>,
     abandonStops: true,
   },
 ];
 
 /** Each fetcher's info, as an epoch numbered 4 gives it (the same batch seed for all). */
-function info(id: number): BatchInfo {
+function info(id: number): BatchFacts {
   return { id, count: 2, seed: 1, epoch: 4, batchSeed: 9, attempt: 0 };
 }
 

@@ -16,6 +16,7 @@ import type { EpochStats } from "../epoch_stats.ts";
 import type { Fetcher } from "../fetch/_fetcher.ts";
 import { Fetchers } from "../fetch/_fetchers.ts";
 import { BatchPolicy } from "../fetch/_policy.ts";
+import { Recycler } from "../fetch/_recycler.ts";
 import { ThreadFetcher } from "../fetch/_thread_fetcher.ts";
 import type { BatchOptions, EpochOptions } from "../options.ts";
 import type { EpochCursor } from "../epoch_cursor.ts";
@@ -55,12 +56,16 @@ export class Epochs<B> {
   #session: BatchSession<B> | undefined;
   #stats: EpochStats | undefined;
   #record: EpochRecord | undefined;
+  #recycler: Recycler;
 
   constructor(dataset: Dataset<B>, name: string, options: ResolvedOptions) {
     this.#dataset = dataset;
     this.#name = name;
     this.#options = options;
-    this.#fetchers = new Fetchers(name, options, (index, info) => dataset.getItem(index, info));
+    // One budget for every pool: the batches the queue and the workers hold.
+    this.#recycler = new Recycler(options.maxQueueSize + options.workers);
+    const getItem = (index: number, info: BatchInfo) => dataset.getItem(index, info);
+    this.#fetchers = new Fetchers(name, options, getItem, this.#recycler);
   }
 
   get options(): ResolvedOptions {
@@ -104,12 +109,14 @@ export class Epochs<B> {
       closing: closing.signal,
       release: () => {
         this.#active = undefined;
+        this.#recycler.tally = { allocations: 0, recycled: 0 }; // the stats are final
         this.#fetchers.idle();
         settled.resolve();
       },
     });
     this.#record = opened.record;
     this.#stats = opened.stats;
+    this.#recycler.tally = opened.stats;
     return opened.stream;
   }
 
@@ -190,7 +197,8 @@ export class Epochs<B> {
   /** Batches `0 .. length - 1` on this thread, one at a time, under the policy. */
   async *iterate(): AsyncGenerator<B, void, undefined> {
     const length = checkLength(this.#dataset.length, this.#name);
-    const fetcher = new ThreadFetcher<B>(1, (index, info) => this.#dataset.getItem(index, info));
+    const getItem = (index: number, info: BatchInfo) => this.#dataset.getItem(index, info);
+    const fetcher = new ThreadFetcher<B>(1, getItem, this.#recycler);
     const policy = this.#singlePolicy(fetcher);
     for (let index = 0; index < length; index++) {
       const info = singleBatchInfo(1, { seed: this.#seed, epoch: 0 }, index);
@@ -198,7 +206,20 @@ export class Epochs<B> {
     }
   }
 
-  /** Stops the open epoch, closes the fetchers, and waits until the epoch has ended. */
+  /** Hands back a batch's buffers that `allocate` made; returns how many. */
+  release(batch: unknown): number {
+    if (batch === undefined || batch === null) {
+      throw new TypeError(
+        `Cannot release a batch of ${this.#name} as it must be a batch that getItem returned: current value is ${batch}`,
+      );
+    }
+    return this.#recycler.release(batch);
+  }
+
+  /**
+   * Stops the open epoch, closes the fetchers, drops the pooled buffers,
+   * and waits until the epoch has ended.
+   */
   async close(): Promise<void> {
     const active = this.#active;
     const reason = new Error(`${this.#name} was closed`);
@@ -206,6 +227,7 @@ export class Epochs<B> {
     this.#session?.closing.abort(reason);
     this.#session = undefined;
     this.#fetchers.close(reason);
+    this.#recycler.clear();
     await active?.settled;
   }
 

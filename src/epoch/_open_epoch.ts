@@ -199,6 +199,8 @@ function emptyStats(epoch: number): EpochStats {
     ended: false,
     retries: 0,
     skipped: [],
+    allocations: 0,
+    recycled: 0,
   };
 }
 

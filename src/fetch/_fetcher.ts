@@ -40,8 +40,11 @@ export interface BatchRequest {
 export interface FetchJob<B = unknown> extends BatchRequest {
   /** 0 for the first attempt. A retry goes before its fetcher's other jobs. */
   attempt: number;
-  /** What `getItem` gets as its `info` when fetcher `id` runs the job. */
-  info(id: number): BatchInfo;
+  /**
+   * What `getItem` gets as its `info` when fetcher `id` runs the job, but
+   * `allocate`, which the fetcher adds where the call runs.
+   */
+  info(id: number): BatchFacts;
   /**
    * Aborts when the job is no longer wanted (a timeout, an abort): a queued
    * job is dropped, a running one is let go of (a worker running it is
@@ -52,6 +55,25 @@ export interface FetchJob<B = unknown> extends BatchRequest {
   resolve(batch: B): void;
   /** Called with what went wrong ({@linkcode FetcherLost} when what ran it was lost). */
   reject(error: unknown): void;
+}
+
+/** A batch's `info` without `allocate`: what crosses into a worker. */
+export type BatchFacts = Omit<BatchInfo, "allocate">;
+
+/**
+ * The buffers of a worker's batches, as they go out and come back (the
+ * dataset's recycler): `info.allocate` in a worker takes from what its
+ * request brought, and the batch says which of its buffers allocate made.
+ */
+export interface WorkerBuffers {
+  /** The released buffers to transfer to worker `id` with the request it gets now. */
+  take(id: number): ArrayBuffer[];
+  /**
+   * Worker `id` answered: `allocated` are the buffers of its batch (none
+   * for a failure) that `info.allocate` made, out of `allocations` calls,
+   * `recycled` of them served by the buffers its request brought.
+   */
+  made(id: number, allocated: ArrayBuffer[], allocations: number, recycled: number): void;
 }
 
 /** What fetchers need to begin an epoch. */

@@ -4,6 +4,7 @@
 
 import type { ResolvedOptions } from "../_validate.ts";
 import type { Fetcher } from "./_fetcher.ts";
+import type { Recycler } from "./_recycler.ts";
 import { type GetItem, ThreadFetcher } from "./_thread_fetcher.ts";
 import { WorkerPool } from "./worker/_pool.ts";
 import { inWorkerContext } from "./worker/_worker_context.ts";
@@ -21,11 +22,14 @@ export class Fetchers<B> {
   #idle: ReturnType<typeof setTimeout> | undefined;
   /** How many holds keep the fetcher. */
   #holds = 0;
+  /** The buffers of every fetcher made here: one budget for them all. */
+  #recycler: Recycler;
 
-  constructor(name: string, options: ResolvedOptions, getItem: GetItem<B>) {
+  constructor(name: string, options: ResolvedOptions, getItem: GetItem<B>, recycler: Recycler) {
     this.#name = name;
     this.#options = options;
     this.#getItem = getItem;
+    this.#recycler = recycler;
   }
 
   /** The fetcher to use now, a new one if there is none (or it was closed). */
@@ -52,8 +56,9 @@ export class Fetchers<B> {
         permissions,
         timeout,
         settings,
+        buffers: this.#recycler,
       }) as Fetcher<B>
-      : new ThreadFetcher(workers, this.#getItem);
+      : new ThreadFetcher(workers, this.#getItem, this.#recycler);
   }
 
   /**

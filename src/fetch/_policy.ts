@@ -7,8 +7,13 @@
 
 import { describeError } from "../_describe.ts";
 import { BatchError } from "../batch_error.ts";
-import type { BatchInfo } from "../worker_info.ts";
-import { type BatchRequest, type Fetcher, FetcherLost, type FetchJob } from "./_fetcher.ts";
+import {
+  type BatchFacts,
+  type BatchRequest,
+  type Fetcher,
+  FetcherLost,
+  type FetchJob,
+} from "./_fetcher.ts";
 
 /** How many times a batch is tried again at once after its fetcher was lost, beyond `retries`. */
 const LOST_RETRIES = 1;
@@ -40,7 +45,7 @@ export interface BatchPolicyOptions {
 export const SKIPPED: unique symbol = Symbol("skipped");
 
 /** What `getItem` gets as `info`, but for the attempt, which the policy adds. */
-export type JobInfo = (id: number) => Omit<BatchInfo, "attempt">;
+export type JobInfo = (id: number) => Omit<BatchFacts, "attempt">;
 
 /** One request's attempts so far. */
 interface Attempts {
@@ -93,7 +98,7 @@ export class BatchPolicy<B> {
       const number = attempts.made++;
       if (number > 0) this.#options.onRetry?.();
       const fetcher = attempts.ranOn ?? request.fetcher;
-      const jobInfo = (id: number): BatchInfo => {
+      const jobInfo = (id: number): BatchFacts => {
         attempts.ranOn = id;
         return Object.freeze({ ...info(id), attempt: number });
       };

@@ -5,6 +5,7 @@
 import type { BatchInfo } from "../worker_info.ts";
 import type { FetchContext, Fetcher, FetchJob } from "./_fetcher.ts";
 import { JobQueues } from "./_job_queues.ts";
+import type { Recycler } from "./_recycler.ts";
 
 /** A dataset's `getItem`, called on this thread. */
 export type GetItem<B> = (index: number, info: BatchInfo) => B | Promise<B>;
@@ -17,10 +18,12 @@ export class ThreadFetcher<B> implements Fetcher<B> {
   /** The job each slot runs, by slot. */
   #running: (FetchJob<B> | undefined)[];
   #closed: Error | undefined;
+  #recycler: Recycler;
 
-  constructor(count: number, getItem: GetItem<B>) {
+  constructor(count: number, getItem: GetItem<B>, recycler: Recycler) {
     this.count = count;
     this.#getItem = getItem;
+    this.#recycler = recycler;
     this.#queues = new JobQueues(count);
     this.#running = Array.from({ length: count });
   }
@@ -85,7 +88,9 @@ export class ThreadFetcher<B> implements Fetcher<B> {
     if (!job) return;
     this.#running[slot] = job;
     job.begun();
-    Promise.resolve().then(() => this.#getItem(job.index, job.info(slot))).then(
+    const { allocate, done } = this.#recycler.allocator();
+    const info = Object.freeze({ ...job.info(slot), allocate });
+    Promise.resolve().then(() => this.#getItem(job.index, info)).finally(done).then(
       (batch) => this.#settle(slot, job, () => job.resolve(batch)),
       (error) => this.#settle(slot, job, () => job.reject(error)),
     );

@@ -1,6 +1,7 @@
 // The epoch the checks read batches as: unshuffled, with a fixed seed, so
 // that the main thread's getItem calls and the workers' get the same infos.
 
+import { BatchAllocator } from "../_allocator.ts";
 import { batchSeed, workerInfo } from "../epoch/_seeds.ts";
 import type { PyDataset } from "../py_dataset.ts";
 import type { BatchInfo } from "../worker_info.ts";
@@ -20,5 +21,7 @@ export function infoFor(dataset: PyDataset<unknown>, index: number): BatchInfo {
     ...workerInfo(index % workers, workers, { ...CHECK_EPOCH, shard: 0 }),
     batchSeed: batchSeed(seed, epoch, index),
     attempt: 0,
+    // Fresh arrays: the checks never release what they read.
+    allocate: new BatchAllocator(new Map()).allocate,
   });
 }

@@ -15,7 +15,13 @@
 
 import { describeError } from "../../_describe.ts";
 import type { WorkerInfo } from "../../worker_info.ts";
-import { type FetchContext, type Fetcher, FetcherLost, type FetchJob } from "../_fetcher.ts";
+import {
+  type FetchContext,
+  type Fetcher,
+  FetcherLost,
+  type FetchJob,
+  type WorkerBuffers,
+} from "../_fetcher.ts";
 import { JobQueues } from "../_job_queues.ts";
 import { missingPermission, permissionAdvice } from "./_permission_advice.ts";
 import { deserializeError } from "./_serialize_error.ts";
@@ -40,6 +46,8 @@ export interface WorkerPoolOptions {
   timeout: number | undefined;
   /** The options the dataset was constructed with, for its copies. */
   settings: Record<string, unknown>;
+  /** Where the buffers `allocate` made come back from, to go with each request. */
+  buffers: WorkerBuffers;
 }
 
 interface Job extends FetchJob {
@@ -300,10 +308,17 @@ export class WorkerPool implements Fetcher<unknown> {
           this.#failLoad(slot, deserializeError(message.error));
           break;
         case "batch":
-          this.#finish(slot, message.id, (job) => job.resolve(message.batch));
+          this.#finish(slot, message.id, (job) => {
+            const { allocated, allocations, recycled } = message;
+            this.#options.buffers.made(slot.id, allocated, allocations, recycled);
+            job.resolve(message.batch);
+          });
           break;
         case "error":
-          this.#finish(slot, message.id, (job) => job.reject(deserializeError(message.error)));
+          this.#finish(slot, message.id, (job) => {
+            this.#options.buffers.made(slot.id, [], message.allocations, message.recycled);
+            job.reject(deserializeError(message.error));
+          });
           break;
         case "exit":
         case "fault":
@@ -434,13 +449,15 @@ export class WorkerPool implements Fetcher<unknown> {
       }
     }
     slot.job = job;
+    const buffers = this.#options.buffers.take(slot.id);
     const message: ToWorker = {
       type: "get",
       id: job.id,
       index: job.index,
       info: job.info(slot.id),
+      buffers,
     };
-    slot.worker.postMessage(message);
+    slot.worker.postMessage(message, buffers);
     job.begun();
   }
 

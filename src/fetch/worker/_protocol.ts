@@ -2,7 +2,8 @@
 
 import { describeError } from "../../_describe.ts";
 import { CAUSE_DEPTH, type SerializedError } from "./_serialize_error.ts";
-import type { BatchInfo, WorkerInfo } from "../../worker_info.ts";
+import type { WorkerInfo } from "../../worker_info.ts";
+import type { BatchFacts } from "../_fetcher.ts";
 
 /** Main thread → worker. */
 export type ToWorker =
@@ -26,16 +27,32 @@ export type ToWorker =
     type: "get";
     id: number;
     index: number;
-    /** What `getItem` gets as its `info` for this batch. */
-    info: BatchInfo;
+    /** What `getItem` gets as its `info` for this batch (the worker adds `allocate`). */
+    info: BatchFacts;
+    /** Released buffers of this worker's earlier batches, transferred: `allocate` takes from them. */
+    buffers: ArrayBuffer[];
   };
+
+/** How a getItem call in a worker used `allocate`. */
+export interface Allocations {
+  /** Calls of `allocate`. */
+  allocations: number;
+  /** Of those, the ones a buffer the request brought served. */
+  recycled: number;
+}
 
 /** Worker → main thread. */
 export type FromWorker =
   | { type: "ready" }
   | { type: "fatal"; error: SerializedError }
-  | { type: "batch"; id: number; batch: unknown }
-  | { type: "error"; id: number; error: SerializedError }
+  | {
+    type: "batch";
+    id: number;
+    batch: unknown;
+    /** The buffers in `batch` (the same objects) that `allocate` made. */
+    allocated: ArrayBuffer[];
+  } & Allocations
+  | { type: "error"; id: number; error: SerializedError } & Allocations
   | { type: "exit"; error: SerializedError }
   | { type: "fault"; error: SerializedError };
 
@@ -64,12 +81,21 @@ export function readMessage(data: unknown): FromWorker | undefined {
   if (typeof data !== "object" || data === null) return undefined;
   const message = data as Record<string, unknown>;
   if (typeof message.type !== "string" || !MESSAGE_TYPES.has(message.type)) return undefined;
-  if ((message.type === "batch" || message.type === "error") && typeof message.id !== "number") {
-    return undefined;
+  if (message.type === "batch" || message.type === "error") {
+    if (typeof message.id !== "number" || !isAllocations(message)) return undefined;
   }
+  if (message.type === "batch" && !isBufferList(message.allocated)) return undefined;
   const carriesError = message.type !== "ready" && message.type !== "batch";
   if (carriesError && !isSerializedError(message.error, 0)) return undefined;
   return message as FromWorker;
+}
+
+function isAllocations(message: Record<string, unknown>): boolean {
+  return Number.isSafeInteger(message.allocations) && Number.isSafeInteger(message.recycled);
+}
+
+function isBufferList(value: unknown): value is ArrayBuffer[] {
+  return Array.isArray(value) && value.every((buffer) => buffer instanceof ArrayBuffer);
 }
 
 function isSerializedError(value: unknown, depth: number): boolean {

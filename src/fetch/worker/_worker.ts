@@ -5,14 +5,15 @@
 // a worker that closes itself, exits or throws outside getItem reports it
 // instead of vanishing, which Deno's Worker would do without an event.
 
+import { BatchAllocator, type FreeBuffers } from "../../_allocator.ts";
 import { describeError } from "../../_describe.ts";
 import { serializeError } from "./_serialize_error.ts";
-import type { FromWorker, ToWorker } from "./_protocol.ts";
+import type { Allocations, FromWorker, ToWorker } from "./_protocol.ts";
 import { markWorkerContext } from "./_worker_context.ts";
 import { isDatasetClass, reviveDataset } from "./_revive.ts";
 import type { PyDataset } from "../../py_dataset.ts";
 import type { PyDatasetHooks } from "../../py_dataset_hooks.ts";
-import type { BatchInfo, WorkerInfo } from "../../worker_info.ts";
+import type { WorkerInfo } from "../../worker_info.ts";
 import { prepareTransfer, reachableBuffers } from "./_transfer.ts";
 
 interface WorkerScope {
@@ -96,7 +97,7 @@ export function serve(exports: Record<string, unknown>, name: string, module: st
       started.catch(() => {}); // reported with each batch
       epoch = { dataset, info, stopped, started };
     } else if (epoch) {
-      fetchBatch(epoch, message.id, message.index, message.info);
+      fetchBatch(epoch, message);
     }
   };
   post({ type: "ready" });
@@ -128,29 +129,44 @@ async function startWorker(
   }
 }
 
+/**
+ * Runs getItem for one `get` message and posts its batch (or failure).
+ * `allocate` takes from the buffers the message brought; those it does
+ * not use are let go after the call, so a worker holds no pool of its own.
+ */
 async function fetchBatch(
   { dataset, stopped, started }: WorkerEpoch,
-  id: number,
-  index: number,
-  info: BatchInfo,
+  { id, index, info, buffers }: Extract<ToWorker, { type: "get" }>,
 ): Promise<void> {
+  const allocator = new BatchAllocator(freeBuffers(buffers));
+  const counts = (): Allocations => ({
+    allocations: allocator.allocations,
+    recycled: allocator.recycled,
+  });
   let prepared;
   try {
     await started;
     // Being terminated: nobody waits for this batch any more.
     if (Atomics.load(stopped, 0) === 1) return;
-    const batch = await dataset.getItem(index, info);
+    const batch = await dataset.getItem(
+      index,
+      Object.freeze({ ...info, allocate: allocator.allocate }),
+    );
     prepared = prepareTransfer(batch, reachableBuffers(dataset));
   } catch (error) {
-    post({ type: "error", id, error: serializeError(error) });
+    post({ type: "error", id, error: serializeError(error), ...counts() });
     return;
   }
+  // Only what is transferred whole arrives as the same buffer.
+  const sent = new Set(prepared.transfer);
+  const allocated = allocator.made.filter((buffer) => sent.has(buffer));
   try {
-    post({ type: "batch", id, batch: prepared.value }, prepared.transfer);
+    post({ type: "batch", id, batch: prepared.value, allocated, ...counts() }, prepared.transfer);
   } catch (error) {
     post({
       type: "error",
       id,
+      ...counts(),
       error: serializeError(
         new TypeError(
           `The batch cannot be sent from the worker: ${
@@ -161,4 +177,14 @@ async function fetchBatch(
       ),
     });
   }
+}
+
+function freeBuffers(buffers: ArrayBuffer[]): FreeBuffers {
+  const free: FreeBuffers = new Map();
+  for (const buffer of buffers) {
+    const list = free.get(buffer.byteLength);
+    if (list) list.push(buffer);
+    else free.set(buffer.byteLength, [buffer]);
+  }
+  return free;
 }

@@ -1,0 +1,154 @@
+// Buffers that come back: the dataset's one pool of the buffers that
+// `info.allocate` made and `release` handed back, under one budget.
+//
+// Each buffer `allocate` made is remembered (weakly) with where it was
+// made: the main thread, or worker `id`. `release` detaches the reader's
+// arrays by moving each such buffer's memory into a new ArrayBuffer (no
+// copy), and keeps it where it came from: the main thread's free buffers,
+// or the returns that go to worker `id` with its next request. What the
+// pools hold together never exceeds `batches` batches' worth (the largest
+// batch's allocations so far); a buffer beyond that is dropped.
+
+import { BatchAllocator, type FreeBuffers } from "../_allocator.ts";
+import type { WorkerBuffers } from "./_fetcher.ts";
+
+/** Where a buffer was made: a worker's id, or the main thread. */
+type Origin = number | "main";
+
+/** What `allocate` did, counted into the stats of the epoch that runs. */
+export interface AllocationTally {
+  allocations: number;
+  recycled: number;
+}
+
+/** The dataset's buffers, out and back. */
+export class Recycler implements WorkerBuffers {
+  /** The budget, in batches: maxQueueSize + workers. */
+  #batches: number;
+  /** The most bytes one getItem call allocated so far: a batch's worth. */
+  #batchBytes = 0;
+  /** Bytes held in the pools. */
+  #held = 0;
+  #made = new WeakMap<ArrayBuffer, Origin>();
+  /** The main thread's free buffers. */
+  #free: FreeBuffers = new Map();
+  /** By worker id: released buffers to send with its next request. */
+  #returns = new Map<number, ArrayBuffer[]>();
+  /** By worker id: the byte sizes its last batch allocated, which its next one likely asks for. */
+  #wanted = new Map<number, number[]>();
+  /** Where counts go: the open epoch's stats, or nowhere. */
+  tally: AllocationTally = { allocations: 0, recycled: 0 };
+
+  constructor(batches: number) {
+    this.#batches = batches;
+  }
+
+  /** Bytes the pools hold now. */
+  get held(): number {
+    return this.#held;
+  }
+
+  /** `allocate` for one getItem call on the main thread; `done()` once it settled. */
+  allocator(): { allocate: BatchAllocator["allocate"]; done(): void } {
+    const allocator = new BatchAllocator(this.#free, (bytes) => this.#held -= bytes);
+    return {
+      allocate: (type, length) => {
+        const array = allocator.allocate(type, length);
+        this.#made.set(array.buffer as ArrayBuffer, "main");
+        return array;
+      },
+      done: () => this.#count(allocator.bytes, allocator.allocations, allocator.recycled),
+    };
+  }
+
+  take(id: number): ArrayBuffer[] {
+    const returns = this.#returns.get(id);
+    if (!returns) return [];
+    const taken: ArrayBuffer[] = [];
+    for (const bytes of this.#wanted.get(id) ?? []) {
+      const at = returns.findIndex((buffer) => buffer.byteLength === bytes);
+      if (at < 0) continue;
+      taken.push(returns.splice(at, 1)[0]!);
+      this.#held -= bytes;
+    }
+    return taken;
+  }
+
+  made(id: number, allocated: ArrayBuffer[], allocations: number, recycled: number): void {
+    for (const buffer of allocated) this.#made.set(buffer, id);
+    if (allocated.length > 0) this.#wanted.set(id, allocated.map((buffer) => buffer.byteLength));
+    const bytes = allocated.reduce((sum, buffer) => sum + buffer.byteLength, 0);
+    this.#count(bytes, allocations, recycled);
+  }
+
+  /**
+   * Hands back the buffers in `batch` that `allocate` made: each is
+   * detached and its memory pooled where it was made, within the budget.
+   * Returns how many arrays (buffers) were released.
+   */
+  release(batch: unknown): number {
+    let released = 0;
+    for (const buffer of buffersIn(batch)) {
+      const origin = this.#made.get(buffer);
+      if (origin === undefined) continue;
+      this.#made.delete(buffer);
+      if (buffer.detached) continue;
+      const moved = buffer.transfer();
+      released++;
+      if (this.#held + moved.byteLength > this.#batches * this.#batchBytes) continue;
+      this.#held += moved.byteLength;
+      if (origin === "main") listAt(this.#free, moved.byteLength).push(moved);
+      else listAt(this.#returns, origin).push(moved);
+    }
+    return released;
+  }
+
+  /** Drops every pooled buffer (the dataset closed). */
+  clear(): void {
+    this.#free.clear();
+    this.#returns.clear();
+    this.#held = 0;
+  }
+
+  #count(bytes: number, allocations: number, recycled: number): void {
+    this.#batchBytes = Math.max(this.#batchBytes, bytes);
+    this.tally.allocations += allocations;
+    this.tally.recycled += recycled;
+  }
+}
+
+function listAt<K>(map: Map<K, ArrayBuffer[]>, key: K): ArrayBuffer[] {
+  let list = map.get(key);
+  if (!list) map.set(key, list = []);
+  return list;
+}
+
+/**
+ * The ArrayBuffers of the views in `batch`, through arrays, plain objects,
+ * `Map`s and `Set`s: a batch's containers, never another class's insides.
+ */
+function buffersIn(batch: unknown): Set<ArrayBuffer> {
+  const buffers = new Set<ArrayBuffer>();
+  const seen = new Set<object>();
+  const stack = [batch];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value !== "object" || value === null || seen.has(value)) continue;
+    seen.add(value);
+    if (ArrayBuffer.isView(value)) {
+      if (value.buffer instanceof ArrayBuffer) buffers.add(value.buffer);
+    } else if (Array.isArray(value) || value instanceof Set) {
+      for (const item of value) if (typeof item === "object") stack.push(item);
+    } else if (value instanceof Map) {
+      for (const [key, item] of value) stack.push(key, item);
+    } else if (isPlain(value)) {
+      for (const item of Object.values(value)) stack.push(item);
+    }
+  }
+  return buffers;
+}
+
+function isPlain(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
