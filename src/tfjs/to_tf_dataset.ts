@@ -12,6 +12,7 @@ import * as tf from "@tensorflow/tfjs";
 import { HOLD_WORKERS } from "../_hold_workers.ts";
 import { show } from "../_describe.ts";
 import type { PyDataset } from "../py_dataset.ts";
+import { BatchRecycling } from "./_batch_recycling.ts";
 import { batchToTensors, type BatchToTensorsOptions, type TfElement } from "./batch_to_tensors.ts";
 
 /**
@@ -80,6 +81,16 @@ export interface ToTfDatasetOptions<B> extends BatchToTensorsOptions {
  * Chaining `.prefetch()` or `.shuffle()` on the result buffers tensors that
  * leak if the pass is abandoned: the `PyDataset` already prefetches.
  *
+ * It recycles by itself: a `PyDataset`'s batch is released (see
+ * `PyDataset.prototype.release`) once the backend no longer holds its
+ * memory, so `info.allocate` in `getItem` reuses it. On a backend that
+ * copies the values into tensors (wasm) that is as soon as the tensors are
+ * made; on one that keeps the typed arrays (cpu) once every tensor of the
+ * batch, and every tensor sharing their data (a reshape, a clone, a
+ * same-dtype cast), is disposed, which `fitDataset` does after each step.
+ * A `toTensors` must therefore not keep the batch, or tensors made from it
+ * outside the element it returns.
+ *
  * @typeParam B The type of one batch.
  * @param source A `PyDataset`, or a function that opens a stream of batches.
  * @param options Shuffle, seed, signal, dtype choice and a layout mapping.
@@ -142,16 +153,25 @@ export function toTfDataset<B>(
     }
   }
 
+  // Across passes: a pass's last batches are released in the next one.
+  const recycling = isDataset(source) && typeof source.release === "function"
+    ? new BatchRecycling((batch) => source.release(batch))
+    : undefined;
   const dataset = tf.data.generator(async function* () {
     // A generator's body runs on the first next(): the stream opens lazily.
     const pass = await openPass();
     try {
       while (true) {
+        // fitDataset disposed the last step's tensors before asking for more.
+        recycling?.sweep();
         const { done, value } = await pass.reader.read();
         if (done) return;
-        yield batchToTensors(toTensors ? toTensors(value) : value, conversion);
+        const element = batchToTensors(toTensors ? toTensors(value) : value, conversion);
+        recycling?.made(value, element);
+        yield element;
       }
     } finally {
+      recycling?.sweep();
       // A pass that ends (done, an error, or return()) leaves nothing open.
       if (openPasses.get(source) === pass) openPasses.delete(source);
       await pass.reader.cancel().catch(() => {});
