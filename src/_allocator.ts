@@ -32,13 +32,13 @@ export class BatchAllocator {
   /** Every buffer `allocate` handed out, in order. */
   readonly made: ArrayBuffer[] = [];
   #free: FreeBuffers;
-  #onReuse: (bytes: number) => void;
+  #onReuse: (buffer: ArrayBuffer) => void;
 
   /**
    * @param free Where free buffers are taken from.
-   * @param onReuse Called with the byte size of each free buffer taken.
+   * @param onReuse Called with each free buffer taken.
    */
-  constructor(free: FreeBuffers, onReuse: (bytes: number) => void = () => {}) {
+  constructor(free: FreeBuffers, onReuse: (buffer: ArrayBuffer) => void = () => {}) {
     this.#free = free;
     this.#onReuse = onReuse;
   }
@@ -77,7 +77,7 @@ export class BatchAllocator {
     if (free?.length === 0) this.#free.delete(bytes);
     if (!buffer) return undefined;
     this.recycled++;
-    this.#onReuse(bytes);
+    this.#onReuse(buffer);
     return buffer;
   }
 }

@@ -142,6 +142,18 @@ for (const { name, options } of MODES) {
     assert.equal(dataset.stats!.recycled, 2 * (4 + 2));
   });
 
+  Deno.test(`the pools let the oldest buffers go, so sizes no batch asks for leave (${name})`, async () => {
+    await using dataset = new Recycled(20, 64, "allocate", { ...options, maxQueueSize: 4 });
+    await read(dataset, {}, true);
+    dataset.size = 128; // every buffer pooled so far is now the wrong size
+    const kept: RecycledBatch[] = [];
+    for await (const batch of dataset.epoch()) kept.push(batch);
+    for (const batch of kept) dataset.release(batch);
+    await read(dataset, {}, false);
+    // The pools hold (4 + 2) batches of the new size: the old ones left.
+    assert.equal(dataset.stats!.recycled, 2 * (4 + 2));
+  });
+
   Deno.test(`recycled batches are bit-identical to fresh ones, shuffled, over epochs (${name})`, async () => {
     await using recycling = new Recycled(30, 200, "allocate", { ...options, maxQueueSize: 3 });
     await using fresh = new Recycled(30, 200, "allocate", { ...options, maxQueueSize: 3 });

@@ -7,7 +7,8 @@
 // copy), and keeps it where it came from: the main thread's free buffers,
 // or the returns that go to worker `id` with its next request. What the
 // pools hold together never exceeds `batches` batches' worth (the largest
-// batch's allocations so far); a buffer beyond that is dropped.
+// batch's allocations so far): the oldest buffers are let go to make room,
+// so sizes no batch asks for any more do not stay.
 
 import { BatchAllocator, type FreeBuffers } from "../_allocator.ts";
 import type { WorkerBuffers } from "./_fetcher.ts";
@@ -30,6 +31,8 @@ export class Recycler implements WorkerBuffers {
   /** Bytes held in the pools. */
   #held = 0;
   #made = new WeakMap<ArrayBuffer, Origin>();
+  /** Every pooled buffer, oldest first, and where it waits. */
+  #pooled = new Map<ArrayBuffer, Origin>();
   /** The main thread's free buffers. */
   #free: FreeBuffers = new Map();
   /** By worker id: released buffers to send with its next request. */
@@ -43,14 +46,9 @@ export class Recycler implements WorkerBuffers {
     this.#batches = batches;
   }
 
-  /** Bytes the pools hold now. */
-  get held(): number {
-    return this.#held;
-  }
-
   /** `allocate` for one getItem call on the main thread; `done()` once it settled. */
   allocator(): { allocate: BatchAllocator["allocate"]; done(): void } {
-    const allocator = new BatchAllocator(this.#free, (bytes) => this.#held -= bytes);
+    const allocator = new BatchAllocator(this.#free, (buffer) => this.#unpool(buffer));
     return {
       allocate: (type, length) => {
         const array = allocator.allocate(type, length);
@@ -68,8 +66,9 @@ export class Recycler implements WorkerBuffers {
     for (const bytes of this.#wanted.get(id) ?? []) {
       const at = returns.findIndex((buffer) => buffer.byteLength === bytes);
       if (at < 0) continue;
-      taken.push(returns.splice(at, 1)[0]!);
-      this.#held -= bytes;
+      const [buffer] = returns.splice(at, 1);
+      this.#unpool(buffer!);
+      taken.push(buffer!);
     }
     return taken;
   }
@@ -95,18 +94,38 @@ export class Recycler implements WorkerBuffers {
       if (buffer.detached) continue;
       const moved = buffer.transfer();
       released++;
-      if (this.#held + moved.byteLength > this.#batches * this.#batchBytes) continue;
-      this.#held += moved.byteLength;
-      if (origin === "main") listAt(this.#free, moved.byteLength).push(moved);
-      else listAt(this.#returns, origin).push(moved);
+      this.#pool(moved, origin);
     }
     return released;
+  }
+
+  /** Keeps `buffer` where `origin` will take it, letting the oldest go to stay within budget. */
+  #pool(buffer: ArrayBuffer, origin: Origin): void {
+    const budget = this.#batches * this.#batchBytes;
+    if (buffer.byteLength > budget) return;
+    for (const [old, from] of this.#pooled) {
+      if (this.#held + buffer.byteLength <= budget) break;
+      this.#unpool(old);
+      const list = from === "main" ? this.#free.get(old.byteLength) : this.#returns.get(from);
+      list?.splice(list.indexOf(old), 1);
+      if (from === "main" && list?.length === 0) this.#free.delete(old.byteLength);
+    }
+    this.#pooled.set(buffer, origin);
+    this.#held += buffer.byteLength;
+    if (origin === "main") listAt(this.#free, buffer.byteLength).push(buffer);
+    else listAt(this.#returns, origin).push(buffer);
+  }
+
+  /** `buffer` leaves the pools: taken, or let go. */
+  #unpool(buffer: ArrayBuffer): void {
+    if (this.#pooled.delete(buffer)) this.#held -= buffer.byteLength;
   }
 
   /** Drops every pooled buffer (the dataset closed). */
   clear(): void {
     this.#free.clear();
     this.#returns.clear();
+    this.#pooled.clear();
     this.#held = 0;
   }
 
