@@ -64,7 +64,7 @@ export class Recycler implements WorkerBuffers {
     if (!returns) return [];
     const taken: ArrayBuffer[] = [];
     for (const bytes of this.#wanted.get(id) ?? []) {
-      const at = returns.findIndex((buffer) => buffer.byteLength === bytes);
+      const at = returns.findLastIndex((buffer) => buffer.byteLength === bytes);
       if (at < 0) continue;
       const [buffer] = returns.splice(at, 1);
       this.#unpool(buffer!);
