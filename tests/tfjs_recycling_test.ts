@@ -20,7 +20,7 @@ const toTensors = ([x, y]: RecycledBatch) => ({ xs: x, ys: y });
 
 interface Kept {
   tensor: tf.Tensor;
-  values: Float32Array | Int32Array;
+  values: tf.TypedArray;
   batch: number;
 }
 
