@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { BatchError } from "../mod.ts";
+import { buffersIn } from "../src/_buffers_in.ts";
 import { prepareTransfer, reachableBuffers } from "../src/fetch/worker/_transfer.ts";
 import { Cached } from "./fixtures/cached.ts";
 import { collect, within } from "./_helpers.ts";
@@ -29,7 +30,7 @@ Deno.test("prepareTransfer copies a subarray: only its bytes, never the whole bu
 Deno.test("prepareTransfer copies a whole view of a buffer the dataset keeps", () => {
   const kept = new Float64Array(4).fill(1);
   const dataset = { cache: new Map([[0, kept]]) };
-  const { value, transfer } = prepareTransfer(kept, reachableBuffers(dataset));
+  const { value, transfer } = prepareTransfer(kept, reachableBuffers(dataset, buffersIn(kept)));
   assert.notEqual(value, kept);
   assert.deepEqual(value, kept);
   assert.ok(!transfer.includes(kept.buffer));
@@ -58,18 +59,21 @@ Deno.test("prepareTransfer rebuilds containers and keeps shared identity", () =>
   assert.equal(transfer.length, 1);
 });
 
-Deno.test("reachableBuffers finds buffers in fields, arrays, maps and sets", () => {
+Deno.test("reachableBuffers finds a batch's buffers in fields, arrays, maps and sets", () => {
   const a = new Float32Array(1);
   const b = new ArrayBuffer(2);
   const c = new Uint8Array(3);
   const d = new Int16Array(4);
-  const found = reachableBuffers({
+  const fresh = new Float64Array(5);
+  const dataset = {
     a,
     nested: { list: [1, b] },
     map: new Map([["k", c]]),
     set: new Set([d]),
-  });
-  assert.deepEqual(found, new Set([a.buffer, b, c.buffer, d.buffer]));
+  };
+  const among = new Set([a.buffer, b, c.buffer, d.buffer, fresh.buffer]);
+  assert.deepEqual(reachableBuffers(dataset, among), new Set([a.buffer, b, c.buffer, d.buffer]));
+  assert.deepEqual(reachableBuffers(dataset, new Set([fresh.buffer])), new Set());
 });
 
 Deno.test("PyDataset workers transfer fresh batches and keep cached ones intact", async () => {

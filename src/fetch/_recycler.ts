@@ -11,6 +11,7 @@
 // so sizes no batch asks for any more do not stay.
 
 import { BatchAllocator, type FreeBuffers } from "../_allocator.ts";
+import { buffersIn } from "../_buffers_in.ts";
 import type { WorkerBuffers } from "./_fetcher.ts";
 
 /** Where a buffer was made: a worker's id, or the main thread. */
@@ -140,34 +141,4 @@ function listAt<K>(map: Map<K, ArrayBuffer[]>, key: K): ArrayBuffer[] {
   let list = map.get(key);
   if (!list) map.set(key, list = []);
   return list;
-}
-
-/**
- * The ArrayBuffers of the views in `batch`, through arrays, plain objects,
- * `Map`s and `Set`s: a batch's containers, never another class's insides.
- */
-function buffersIn(batch: unknown): Set<ArrayBuffer> {
-  const buffers = new Set<ArrayBuffer>();
-  const seen = new Set<object>();
-  const stack = [batch];
-  while (stack.length > 0) {
-    const value = stack.pop();
-    if (typeof value !== "object" || value === null || seen.has(value)) continue;
-    seen.add(value);
-    if (ArrayBuffer.isView(value)) {
-      if (value.buffer instanceof ArrayBuffer) buffers.add(value.buffer);
-    } else if (Array.isArray(value) || value instanceof Set) {
-      for (const item of value) if (typeof item === "object") stack.push(item);
-    } else if (value instanceof Map) {
-      for (const [key, item] of value) stack.push(key, item);
-    } else if (isPlain(value)) {
-      for (const item of Object.values(value)) stack.push(item);
-    }
-  }
-  return buffers;
-}
-
-function isPlain(value: object): boolean {
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }

@@ -128,33 +128,44 @@ function checkAttached(buffer: ArrayBuffer): void {
 }
 
 /**
- * Every `ArrayBuffer` reachable from `root`'s own enumerable fields, through
- * arrays, objects, `Map`s, `Set`s and views: the buffers a worker's dataset
- * still uses and must not lose to a transfer.
+ * The buffers of `among` (a batch's) that are reachable from `root`'s own
+ * enumerable fields, through arrays, objects, `Map`s, `Set`s and views:
+ * those a worker's dataset still uses and must not lose to a transfer.
  */
-export function reachableBuffers(root: object): Set<ArrayBufferLike> {
-  const buffers = new Set<ArrayBufferLike>();
+export function reachableBuffers(
+  root: object,
+  among: ReadonlySet<ArrayBufferLike>,
+): Set<ArrayBufferLike> {
+  const found = new Set<ArrayBufferLike>();
+  if (among.size === 0) return found;
   const seen = new Set<object>();
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const value = stack.pop();
-    if (typeof value !== "object" || value === null || seen.has(value)) continue;
-    seen.add(value);
-    if (ArrayBuffer.isView(value)) buffers.add(value.buffer);
-    else if (value instanceof ArrayBuffer) buffers.add(value);
-    else if (Array.isArray(value)) {
-      for (const item of value) {
-        if (typeof item === "object" && item !== null) stack.push(item);
-      }
-    } else if (value instanceof Map) {
-      for (const [key, item] of value) stack.push(key, item);
+  const stack: object[] = [root];
+  // Views and buffers are looked up as they are met, never stacked: a
+  // dataset often holds thousands (one per file), and this runs per batch.
+  const visit = (value: unknown): void => {
+    if (typeof value !== "object" || value === null) return;
+    const buffer = ArrayBuffer.isView(value) ? value.buffer : value;
+    if (buffer instanceof ArrayBuffer || buffer instanceof SharedArrayBuffer) {
+      if (among.has(buffer)) found.add(buffer);
+    } else if (!seen.has(value)) {
+      seen.add(value);
+      stack.push(value);
+    }
+  };
+  while (stack.length > 0 && found.size < among.size) {
+    const value = stack.pop()!;
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) visit(value[i]);
     } else if (value instanceof Set) {
-      for (const item of value) stack.push(item);
-    } else {
-      for (const key of Object.keys(value)) {
-        stack.push((value as Record<string, unknown>)[key]);
+      for (const item of value) visit(item);
+    } else if (value instanceof Map) {
+      for (const [key, item] of value) {
+        visit(key);
+        visit(item);
       }
+    } else {
+      for (const key of Object.keys(value)) visit((value as Record<string, unknown>)[key]);
     }
   }
-  return buffers;
+  return found;
 }

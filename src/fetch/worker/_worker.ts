@@ -6,6 +6,7 @@
 // instead of vanishing, which Deno's Worker would do without an event.
 
 import { BatchAllocator, type FreeBuffers } from "../../_allocator.ts";
+import { buffersIn } from "../../_buffers_in.ts";
 import { describeError } from "../../_describe.ts";
 import { serializeError } from "./_serialize_error.ts";
 import type { Allocations, FromWorker, ToWorker } from "./_protocol.ts";
@@ -152,7 +153,7 @@ async function fetchBatch(
       index,
       Object.freeze({ ...info, allocate: allocator.allocate }),
     );
-    prepared = prepareTransfer(batch, reachableBuffers(dataset));
+    prepared = prepareTransfer(batch, reachableBuffers(dataset, buffersIn(batch)));
   } catch (error) {
     post({ type: "error", id, error: serializeError(error), ...counts() });
     return;
