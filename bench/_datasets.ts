@@ -1,7 +1,7 @@
 // Datasets the benchmarks load: each module-level class can run in workers.
 
 import { decodePng, resizeInto } from "../examples/image_dataset.ts";
-import { PyDataset, type PyDatasetOptions } from "../mod.ts";
+import { type BatchInfo, PyDataset, type PyDatasetOptions } from "../mod.ts";
 
 /**
  * Batch i is a fresh 4 MiB Float32Array filled with i: the loader's own
@@ -18,6 +18,26 @@ export class FreshFloats extends PyDataset<Float32Array> {
 
   getItem(index: number): Float32Array {
     return new Float32Array(this.values).fill(index);
+  }
+}
+
+/**
+ * Batch i is FreshFloats's, in an array from `info.allocate`: a buffer the
+ * reader released (`dataset.release(batch)`) when one is free. Recycled
+ * arrays are not zeroed, and `fill` writes every float, so each batch still
+ * costs its writes and nothing else.
+ */
+export class RecycledFloats extends PyDataset<Float32Array> {
+  constructor(public n: number, public values = 1 << 20, options: PyDatasetOptions = {}) {
+    super({ ...options, module: import.meta.url });
+  }
+
+  get length(): number {
+    return this.n;
+  }
+
+  getItem(index: number, info: BatchInfo): Float32Array {
+    return info.allocate(Float32Array, this.values).fill(index);
   }
 }
 
