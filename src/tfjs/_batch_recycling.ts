@@ -60,7 +60,7 @@ export class BatchRecycling {
     this.#release = release;
   }
 
-  /** `element` was made from `batch`: release it now, or once its tensors' data is freed. */
+  /** Releases `batch` now, or once the tensors of `element`, made of it, let go of its data. */
   made(batch: unknown, element: TfElement): void {
     const backend = tf.engine().backend as unknown as Backend;
     if (copies(backend)) {
