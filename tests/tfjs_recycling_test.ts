@@ -40,13 +40,20 @@ for (const backend of BACKENDS) {
         const { value } = await iterator.next();
         const { xs, ys } = value as { xs: tf.Tensor; ys: tf.Tensor };
         // What a caller might keep: a reshape, a clone, a same-dtype cast
-        // (all share the data on cpu), or the tensor itself.
+        // (all share the data id on cpu), a slice or one of an unstack
+        // (views of the values on cpu, under new data ids), or the tensor.
         const keep = [
           () => xs.reshape([-1]),
           () => tf.clone(ys),
           () => xs.cast("float32"),
+          () => xs.slice([1, 0], [2, 2]),
+          () => {
+            const rows = tf.unstack(xs);
+            tf.dispose(rows.slice(1));
+            return rows[0]!;
+          },
           () => ys,
-        ][batch % 4]!();
+        ][batch % 6]!();
         kept.push({ tensor: keep, values: keep.dataSync().slice(), batch });
         if (keep !== ys) tf.dispose([xs, ys]);
         else xs.dispose();
@@ -85,6 +92,26 @@ for (const backend of BACKENDS) {
     assert.equal(tf.memory().numTensors, before, "no tensor leaked");
   });
 }
+
+Deno.test("toTfDataset's batches survive tf.data's map and batch over slices (cpu)", async () => {
+  await useBackend("cpu");
+  const before = tf.memory().numTensors;
+  await using dataset = new Recycled(24, 8, "allocate", { workers: 2, maxQueueSize: 2 });
+  // map disposes its input, so the slices outlive the element they view.
+  const data = toTfDataset(dataset, { toTensors }).map((element) => {
+    const { xs, ys } = element as { xs: tf.Tensor; ys: tf.Tensor };
+    return { xs: xs.slice([0, 0], [4, 2]), ys: ys.slice([0], [4]) };
+  }).batch(3);
+  const seen: number[][] = [];
+  await data.forEachAsync((element) => {
+    const { ys } = element as { ys: tf.Tensor };
+    seen.push([...ys.dataSync()].filter((_, i) => i % 4 === 0));
+    tf.dispose(element as unknown as tf.Tensor[]);
+  });
+  // Batch i's y is filled with i + 1: every slice still read its own batch.
+  assert.deepEqual(seen.flat(), Array.from({ length: 24 }, (_, i) => i + 1));
+  assert.equal(tf.memory().numTensors, before, "no tensor leaked");
+});
 
 Deno.test("toTfDataset leaves batches that getItem did not allocate alone", async () => {
   await useBackend("cpu");

@@ -87,7 +87,8 @@ export interface ToTfDatasetOptions<B> extends BatchToTensorsOptions {
  * copies the values into tensors (wasm) that is as soon as the tensors are
  * made; on one that keeps the typed arrays (cpu) once every tensor of the
  * batch, and every tensor sharing their data (a reshape, a clone, a
- * same-dtype cast), is disposed, which `fitDataset` does after each step.
+ * same-dtype cast), is disposed, which `fitDataset` does after each step;
+ * never if a view of its values was taken (a slice, a split).
  * A `toTensors` must therefore not keep the batch, or tensors made from it
  * outside the element it returns.
  *
@@ -166,7 +167,8 @@ export function toTfDataset<B>(
         recycling?.sweep();
         const { done, value } = await pass.reader.read();
         if (done) return;
-        const element = batchToTensors(toTensors ? toTensors(value) : value, conversion);
+        const parts = toTensors ? toTensors(value) : value;
+        const element = batchToTensors(recycling ? recycling.prepare(parts) : parts, conversion);
         recycling?.made(value, element);
         yield element;
       }
