@@ -16,6 +16,7 @@ Deno.test("readMessage refuses what a worker sends that is not one of the pool's
     ["an error without one", { type: "error", id: 1, error: null }],
     ["an error with a bad name", { type: "fault", error: { name: 1, message: "" } }],
     ["an error with a bad cause", { type: "exit", error: { name: "E", message: "", cause: 2 } }],
+    ...forgedAllocations(),
   ];
   for (const [name, data] of cases) {
     await t.step(name, () => assert.equal(readMessage(data), undefined));
@@ -25,4 +26,33 @@ Deno.test("readMessage refuses what a worker sends that is not one of the pool's
     error: { name: "E", message: "m", cause: { name: "F", message: "" } },
   };
   assert.equal(readMessage(good), good);
+  const batch = new Float32Array(4);
+  const honest = { type: "batch", id: 1, batch, allocated: [batch.buffer], ...counts(1, 1) };
+  assert.equal(readMessage(honest), honest);
 });
+
+function counts(allocations: number, recycled: number) {
+  return { allocations, recycled };
+}
+
+/**
+ * Batch messages whose allocation facts a worker forged: counts that would
+ * skew the stats, or buffers that would count toward the pools' budget (or
+ * land in them) without being the batch's.
+ */
+function forgedAllocations(): [string, unknown][] {
+  const batch = new Float32Array(4);
+  const other = new ArrayBuffer(1 << 20);
+  const ok = { type: "batch", id: 1, batch, allocated: [batch.buffer], ...counts(1, 1) };
+  return [
+    ["a batch without counts", { type: "batch", id: 1, batch, allocated: [] }],
+    ["negative counts", { ...ok, ...counts(-7, -1) }],
+    ["more recycled than allocated", { ...ok, ...counts(1, 1e15) }],
+    ["fractional counts", { ...ok, ...counts(1.5, 0) }],
+    ["an error with bad counts", { type: "error", id: 1, error: { name: "E", message: "" } }],
+    ["allocated that is not a list", { ...ok, allocated: batch.buffer }],
+    ["allocated holding a view", { ...ok, allocated: [batch] }],
+    ["allocated holding a buffer not in the batch", { ...ok, allocated: [other] }],
+    ["allocated listing a buffer twice", { ...ok, allocated: [batch.buffer, batch.buffer] }],
+  ];
+}

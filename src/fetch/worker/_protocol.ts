@@ -1,5 +1,6 @@
 // The messages between the main thread and a dataset's workers.
 
+import { buffersIn } from "../../_buffers_in.ts";
 import { describeError } from "../../_describe.ts";
 import { CAUSE_DEPTH, type SerializedError } from "./_serialize_error.ts";
 import type { WorkerInfo } from "../../worker_info.ts";
@@ -84,18 +85,28 @@ export function readMessage(data: unknown): FromWorker | undefined {
   if (message.type === "batch" || message.type === "error") {
     if (typeof message.id !== "number" || !isAllocations(message)) return undefined;
   }
-  if (message.type === "batch" && !isBufferList(message.allocated)) return undefined;
+  if (message.type === "batch" && !isAllocatedIn(message.allocated, message.batch)) {
+    return undefined;
+  }
   const carriesError = message.type !== "ready" && message.type !== "batch";
   if (carriesError && !isSerializedError(message.error, 0)) return undefined;
   return message as FromWorker;
 }
 
-function isAllocations(message: Record<string, unknown>): boolean {
-  return Number.isSafeInteger(message.allocations) && Number.isSafeInteger(message.recycled);
+function isAllocations({ allocations, recycled }: Record<string, unknown>): boolean {
+  return Number.isSafeInteger(allocations) && Number.isSafeInteger(recycled) &&
+    (recycled as number) >= 0 && (recycled as number) <= (allocations as number);
 }
 
-function isBufferList(value: unknown): value is ArrayBuffer[] {
-  return Array.isArray(value) && value.every((buffer) => buffer instanceof ArrayBuffer);
+/**
+ * Whether `allocated` lists distinct buffers of `batch`: what else a
+ * worker listed would count toward the pools' budget, or land in them.
+ */
+function isAllocatedIn(allocated: unknown, batch: unknown): boolean {
+  if (!Array.isArray(allocated)) return false;
+  const inBatch = buffersIn(batch);
+  return new Set(allocated).size === allocated.length &&
+    allocated.every((buffer) => buffer instanceof ArrayBuffer && inBatch.has(buffer));
 }
 
 function isSerializedError(value: unknown, depth: number): boolean {
