@@ -23,6 +23,20 @@ const TYPES: ReadonlySet<unknown> = new Set([
   ...(typeof Float16Array === "undefined" ? [] : [Float16Array]),
 ]);
 
+/** A new buffer of `bytes`, or a RangeError that names the length asked for. */
+function newBuffer(type: TypedArrayConstructor, length: number, bytes: number): ArrayBuffer {
+  try {
+    return new ArrayBuffer(bytes);
+  } catch (error) {
+    throw new RangeError(
+      `Cannot allocate a ${type.name} of ${length} elements (${bytes} bytes): ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+      { cause: error },
+    );
+  }
+}
+
 /** The allocations of one getItem call. */
 export class BatchAllocator {
   /** Calls of `allocate`. */
@@ -47,7 +61,9 @@ export class BatchAllocator {
   allocate = <T extends TypedArray>(type: TypedArrayConstructor<T>, length: number): T => {
     if (!TYPES.has(type)) {
       throw new TypeError(
-        `Cannot allocate an array as its type must be a typed array constructor such as Float32Array: current value is ${
+        `Cannot allocate an array as its type must be one of ${
+          [...TYPES].map((type) => (type as { name: string }).name).join(", ")
+        }: current value is ${
           typeof type === "function" ? type.name || "an anonymous function" : show(type)
         }`,
       );
@@ -60,7 +76,7 @@ export class BatchAllocator {
       );
     }
     const bytes = length * type.BYTES_PER_ELEMENT;
-    const buffer = this.#take(bytes) ?? new ArrayBuffer(bytes);
+    const buffer = this.#take(bytes) ?? newBuffer(type, length, bytes);
     this.allocations++;
     this.made.push(buffer);
     return new type(buffer, 0, length);

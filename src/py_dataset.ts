@@ -265,8 +265,9 @@ export abstract class PyDataset<B = unknown> implements AsyncIterable<B>, AsyncD
    *
    * @param batch A batch from this dataset's epochs or `getBatch`, or any
    * part of one (arrays, plain objects, `Map`s and `Set`s are searched).
-   * @returns How many arrays' buffers were handed back (0 when getItem did
-   * not use `allocate`, or the batch was released already).
+   * @returns How many buffers were handed back, one per `allocate` call
+   * (0 when getItem did not use `allocate`, or the batch was released
+   * already).
    * @throws {TypeError} `batch` is undefined or null.
    *
    * @example Recycle each batch once it is used

@@ -80,6 +80,7 @@ function run(
     info,
     begun: () => {},
     signal,
+    tally: { allocations: 0, recycled: 0 },
     resolve: once(resolve),
     reject: once(reject),
   };

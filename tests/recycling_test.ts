@@ -69,8 +69,12 @@ for (const { name, options } of MODES) {
   Deno.test(`allocate refuses a bad type or length, naming it (${name})`, async () => {
     for (
       const [use, pattern] of [
-        ["bad-type", /its type must be a typed array constructor .*current value is Array/],
+        [
+          "bad-type",
+          /its type must be one of Float32Array, .*Uint32Array.*: current value is Array/,
+        ],
         ["bad-length", /Float32Array as its length must be a non-negative integer.*64\.5/],
+        ["huge-length", /Cannot allocate a Float64Array of 4503599627370496 elements/],
       ] as const
     ) {
       await using dataset = new Recycled(2, 64, use, options);
@@ -167,6 +171,40 @@ for (const { name, options } of MODES) {
     }
   });
 }
+
+Deno.test("an epoch's stats count only its own allocate calls", async () => {
+  await using dataset = new Recycled(4, 16, "allocate", { workers: 2 });
+  const reader = dataset.epoch().getReader();
+  await reader.read();
+  // Batches read outside the epoch meanwhile, on this thread, one at a time.
+  for await (const batch of dataset) dataset.release(batch);
+  while (!(await reader.read()).done);
+  assert.equal(dataset.stats!.allocations, 2 * 4);
+  await dataset.getBatch(1); // after the epoch: not its
+  assert.equal(dataset.stats!.allocations, 2 * 4);
+});
+
+/** Keeps its allocated arrays in a field, as the rules forbid: released, they are detached. */
+class Keeping extends PyDataset<Float32Array> {
+  kept: Float32Array[] = [];
+  get length(): number {
+    return 2;
+  }
+  getItem(index: number, info: BatchInfo): Float32Array {
+    return this.kept[index] ??= info.allocate(Float32Array, 8).fill(index);
+  }
+}
+
+Deno.test("a batch that holds a released array fails, naming why, never reads as empty", async () => {
+  await using dataset = new Keeping();
+  for await (const batch of dataset.epoch()) dataset.release(batch);
+  const error = await dataset.getBatch(0).catch((error) => error);
+  assert.ok(error instanceof BatchError, String(error));
+  assert.match(
+    error.message,
+    /Cannot get batch 0 of Keeping: .*detached ArrayBuffer.*info\.allocate/,
+  );
+});
 
 Deno.test("a closed dataset drops its pools", async () => {
   const dataset = new Recycled(10, 64, "allocate", { workers: 1 });

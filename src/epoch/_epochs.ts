@@ -109,14 +109,12 @@ export class Epochs<B> {
       closing: closing.signal,
       release: () => {
         this.#active = undefined;
-        this.#recycler.tally = { allocations: 0, recycled: 0 }; // the stats are final
         this.#fetchers.idle();
         settled.resolve();
       },
     });
     this.#record = opened.record;
     this.#stats = opened.stats;
-    this.#recycler.tally = opened.stats;
     return opened.stream;
   }
 

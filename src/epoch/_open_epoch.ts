@@ -129,6 +129,7 @@ function epochPolicy<B>(
   const { name, maxSkipped } = request;
   return new BatchPolicy(request.fetcher, {
     ...request,
+    tally: stats,
     onRetry: () => stats.retries++,
     maxSkipped: () => maxSkipped ?? defaultMaxSkipped(record.order!.length),
     onSkip: ({ index, position }, error, skipped) => {

@@ -51,10 +51,18 @@ export interface FetchJob<B = unknown> extends BatchRequest {
    * replaced), and the job is rejected with the reason.
    */
   signal: AbortSignal;
+  /** Where the attempt's `info.allocate` calls are counted: its epoch's stats. */
+  tally: AllocationTally;
   /** Called with the batch. */
   resolve(batch: B): void;
   /** Called with what went wrong ({@linkcode FetcherLost} when what ran it was lost). */
   reject(error: unknown): void;
+}
+
+/** How many `info.allocate` calls there were, and how many a released buffer served. */
+export interface AllocationTally {
+  allocations: number;
+  recycled: number;
 }
 
 /** A batch's `info` without `allocate`: what crosses into a worker. */
@@ -70,10 +78,10 @@ export interface WorkerBuffers {
   take(id: number): ArrayBuffer[];
   /**
    * Worker `id` answered: `allocated` are the buffers of its batch (none
-   * for a failure) that `info.allocate` made, out of `allocations` calls,
-   * `recycled` of them served by the buffers its request brought.
+   * for a failure) that `info.allocate` made; `counts` (how many calls,
+   * how many the buffers its request brought served) go into `tally`.
    */
-  made(id: number, allocated: ArrayBuffer[], allocations: number, recycled: number): void;
+  made(id: number, allocated: ArrayBuffer[], counts: AllocationTally, tally: AllocationTally): void;
 }
 
 /** What fetchers need to begin an epoch. */

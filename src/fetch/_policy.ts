@@ -5,9 +5,11 @@
 // an epoch skips it (`onError: "skip"`, within `maxSkipped`). Every fetcher
 // kind gets it alike.
 
+import { buffersIn } from "../_buffers_in.ts";
 import { describeError } from "../_describe.ts";
 import { BatchError } from "../batch_error.ts";
 import {
+  type AllocationTally,
   type BatchFacts,
   type BatchRequest,
   type Fetcher,
@@ -33,6 +35,8 @@ export interface BatchPolicyOptions {
   retryDelay: number;
   /** Called for each attempt beyond a batch's first. */
   onRetry?(): void;
+  /** Where the attempts' `info.allocate` calls are counted: the epoch's stats (none: nowhere). */
+  tally?: AllocationTally;
   /** What {@linkcode BatchPolicy.prototype.fetchOrSkip} does with a failed batch. */
   onError?: "raise" | "skip";
   /** The most batches `fetchOrSkip` skips; asked at the first skip. */
@@ -205,7 +209,7 @@ export class BatchPolicy<B> {
    * fetcher's, or the end of its time (from when it starts), or `signal`.
    */
   #attempt(
-    job: Omit<FetchJob<B>, "signal" | "resolve" | "reject">,
+    job: Omit<FetchJob<B>, "signal" | "resolve" | "reject" | "tally">,
     signal: AbortSignal | undefined,
     outcome: Pick<FetchJob<B>, "resolve" | "reject">,
   ): void {
@@ -225,6 +229,7 @@ export class BatchPolicy<B> {
     stop.addEventListener("abort", () => reject(stop.reason), { once: true });
     this.#fetcher.fetch({
       ...job,
+      tally: this.#options.tally ?? { allocations: 0, recycled: 0 },
       signal: stop,
       begun: () => {
         job.begun();
@@ -287,6 +292,13 @@ function lostAgain(error: unknown, { lost }: Attempts, index: number): unknown {
 function checkBatch<B>(batch: B): B {
   if (batch === undefined || batch === null) {
     throw new TypeError(`Expected getItem to return a batch: current value is ${batch}`);
+  }
+  // A main-thread batch is the object itself: a detached array would read
+  // as empty (a worker's batch is checked as it is sent).
+  if ([...buffersIn(batch)].some((buffer) => buffer.detached)) {
+    throw new TypeError(
+      "Expected getItem to return a batch of live arrays, but it holds a detached ArrayBuffer: an array from info.allocate belongs to the batch it was returned in, and release() detaches it, so do not keep one in the dataset's fields; a transferred array cannot be returned either",
+    );
   }
   return batch;
 }

@@ -12,16 +12,10 @@
 
 import { BatchAllocator, type FreeBuffers } from "../_allocator.ts";
 import { buffersIn } from "../_buffers_in.ts";
-import type { WorkerBuffers } from "./_fetcher.ts";
+import type { AllocationTally, WorkerBuffers } from "./_fetcher.ts";
 
 /** Where a buffer was made: a worker's id, or the main thread. */
 type Origin = number | "main";
-
-/** What `allocate` did, counted into the stats of the epoch that runs. */
-export interface AllocationTally {
-  allocations: number;
-  recycled: number;
-}
 
 /** The dataset's buffers, out and back. */
 export class Recycler implements WorkerBuffers {
@@ -40,23 +34,27 @@ export class Recycler implements WorkerBuffers {
   #returns = new Map<number, ArrayBuffer[]>();
   /** By worker id: the byte sizes its last batch allocated, which its next one likely asks for. */
   #wanted = new Map<number, number[]>();
-  /** Where counts go: the open epoch's stats, or nowhere. */
-  tally: AllocationTally = { allocations: 0, recycled: 0 };
 
   constructor(batches: number) {
     this.#batches = batches;
   }
 
-  /** `allocate` for one getItem call on the main thread; `done()` once it settled. */
-  allocator(): { allocate: BatchAllocator["allocate"]; done(): void } {
+  /**
+   * `allocate` for one getItem call on the main thread, counting into
+   * `tally`; `done()` once the call settled.
+   */
+  allocator(tally: AllocationTally): { allocate: BatchAllocator["allocate"]; done(): void } {
     const allocator = new BatchAllocator(this.#free, (buffer) => this.#unpool(buffer));
     return {
       allocate: (type, length) => {
+        const recycled = allocator.recycled;
         const array = allocator.allocate(type, length);
         this.#made.set(array.buffer as ArrayBuffer, "main");
+        tally.allocations++;
+        tally.recycled += allocator.recycled - recycled;
         return array;
       },
-      done: () => this.#count(allocator.bytes, allocator.allocations, allocator.recycled),
+      done: () => this.#sized(allocator.bytes),
     };
   }
 
@@ -74,17 +72,23 @@ export class Recycler implements WorkerBuffers {
     return taken;
   }
 
-  made(id: number, allocated: ArrayBuffer[], allocations: number, recycled: number): void {
+  made(
+    id: number,
+    allocated: ArrayBuffer[],
+    counts: AllocationTally,
+    tally: AllocationTally,
+  ): void {
     for (const buffer of allocated) this.#made.set(buffer, id);
     if (allocated.length > 0) this.#wanted.set(id, allocated.map((buffer) => buffer.byteLength));
-    const bytes = allocated.reduce((sum, buffer) => sum + buffer.byteLength, 0);
-    this.#count(bytes, allocations, recycled);
+    this.#sized(allocated.reduce((sum, buffer) => sum + buffer.byteLength, 0));
+    tally.allocations += counts.allocations;
+    tally.recycled += counts.recycled;
   }
 
   /**
    * Hands back the buffers in `batch` that `allocate` made: each is
    * detached and its memory pooled where it was made, within the budget.
-   * Returns how many arrays (buffers) were released.
+   * Returns how many buffers were released: one per `allocate` call.
    */
   release(batch: unknown): number {
     let released = 0;
@@ -103,7 +107,8 @@ export class Recycler implements WorkerBuffers {
   /** Keeps `buffer` where `origin` will take it, letting the oldest go to stay within budget. */
   #pool(buffer: ArrayBuffer, origin: Origin): void {
     const budget = this.#batches * this.#batchBytes;
-    if (buffer.byteLength > budget) return;
+    // An empty buffer saves nothing, and would never leave.
+    if (buffer.byteLength === 0 || buffer.byteLength > budget) return;
     for (const [old, from] of this.#pooled) {
       if (this.#held + buffer.byteLength <= budget) break;
       this.#unpool(old);
@@ -130,10 +135,9 @@ export class Recycler implements WorkerBuffers {
     this.#held = 0;
   }
 
-  #count(bytes: number, allocations: number, recycled: number): void {
+  /** One getItem call allocated `bytes`: a batch's worth is the most so far. */
+  #sized(bytes: number): void {
     this.#batchBytes = Math.max(this.#batchBytes, bytes);
-    this.tally.allocations += allocations;
-    this.tally.recycled += recycled;
   }
 }
 

@@ -88,7 +88,7 @@ export class ThreadFetcher<B> implements Fetcher<B> {
     if (!job) return;
     this.#running[slot] = job;
     job.begun();
-    const { allocate, done } = this.#recycler.allocator();
+    const { allocate, done } = this.#recycler.allocator(job.tally);
     const info = Object.freeze({ ...job.info(slot), allocate });
     Promise.resolve().then(() => this.#getItem(job.index, info)).finally(done).then(
       (batch) => this.#settle(slot, job, () => job.resolve(batch)),

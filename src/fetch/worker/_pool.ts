@@ -310,13 +310,14 @@ export class WorkerPool implements Fetcher<unknown> {
         case "batch":
           this.#finish(slot, message.id, (job) => {
             const { allocated, allocations, recycled } = message;
-            this.#options.buffers.made(slot.id, allocated, allocations, recycled);
+            this.#options.buffers.made(slot.id, allocated, { allocations, recycled }, job.tally);
             job.resolve(message.batch);
           });
           break;
         case "error":
           this.#finish(slot, message.id, (job) => {
-            this.#options.buffers.made(slot.id, [], message.allocations, message.recycled);
+            const { allocations, recycled } = message;
+            this.#options.buffers.made(slot.id, [], { allocations, recycled }, job.tally);
             job.reject(deserializeError(message.error));
           });
           break;

@@ -180,6 +180,7 @@ async function fetchBatch(
   }
 }
 
+/** The buffers a request brought, by byte length, for `allocate` to take from. */
 function freeBuffers(buffers: ArrayBuffer[]): FreeBuffers {
   const free: FreeBuffers = new Map();
   for (const buffer of buffers) {
