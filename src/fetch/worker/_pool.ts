@@ -292,40 +292,7 @@ export class WorkerPool implements Fetcher<unknown> {
       epoch: -1,
     };
     worker.addEventListener("message", (event: MessageEvent<unknown>) => {
-      if (this.#movedCwd()) return;
-      const message = readMessage(event.data);
-      if (!message) {
-        this.#refuse(slot, event.data);
-        return;
-      }
-      switch (message.type) {
-        case "ready":
-          slot.loaded = true;
-          resolve();
-          this.#dispatch();
-          break;
-        case "fatal":
-          this.#failLoad(slot, deserializeError(message.error));
-          break;
-        case "batch":
-          this.#finish(slot, message.id, (job) => {
-            const { allocated, allocations, recycled } = message;
-            this.#options.buffers.made(slot.id, allocated, { allocations, recycled }, job.tally);
-            job.resolve(message.batch);
-          });
-          break;
-        case "error":
-          this.#finish(slot, message.id, (job) => {
-            const { allocations, recycled } = message;
-            this.#options.buffers.made(slot.id, [], { allocations, recycled }, job.tally);
-            job.reject(deserializeError(message.error));
-          });
-          break;
-        case "exit":
-        case "fault":
-          this.#lost(slot, deserializeError(message.error));
-          break;
-      }
+      if (!this.#movedCwd()) this.#receive(slot, event.data, resolve);
     });
     worker.addEventListener("error", (event) => {
       event.preventDefault();
@@ -337,6 +304,40 @@ export class WorkerPool implements Fetcher<unknown> {
     });
     this.#slots[id] = slot;
     return slot;
+  }
+
+  /** What worker `slot` sent; `loaded` resolves its `ready`. */
+  #receive(slot: Slot, data: unknown, loaded: () => void): void {
+    const message = readMessage(data);
+    if (!message) return this.#refuse(slot, data);
+    switch (message.type) {
+      case "ready":
+        slot.loaded = true;
+        loaded();
+        this.#dispatch();
+        break;
+      case "fatal":
+        this.#failLoad(slot, deserializeError(message.error));
+        break;
+      case "batch":
+        this.#finish(slot, message.id, (job) => {
+          const { allocated, allocations, recycled } = message;
+          this.#options.buffers.made(slot.id, allocated, { allocations, recycled }, job.tally);
+          job.resolve(message.batch);
+        });
+        break;
+      case "error":
+        this.#finish(slot, message.id, (job) => {
+          const { allocations, recycled } = message;
+          this.#options.buffers.made(slot.id, [], { allocations, recycled }, job.tally);
+          job.reject(deserializeError(message.error));
+        });
+        break;
+      case "exit":
+      case "fault":
+        this.#lost(slot, deserializeError(message.error));
+        break;
+    }
   }
 
   #create(): Worker {
