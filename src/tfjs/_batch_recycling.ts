@@ -16,6 +16,7 @@
 // (`refCount` 0 for each).
 
 import * as tf from "@tensorflow/tfjs";
+import { buffersIn } from "../_buffers_in.ts";
 import type { TfElement } from "./batch_to_tensors.ts";
 
 /** What is read of a backend: how many tensors hold a data id. */
@@ -79,19 +80,6 @@ function watched(value: unknown): unknown {
   return value;
 }
 
-/** The buffers of a batch's views (a batch's own containers only). */
-function buffersOf(batch: unknown): Set<ArrayBufferLike> {
-  const buffers = new Set<ArrayBufferLike>();
-  const visit = (value: unknown, depth: number): void => {
-    if (ArrayBuffer.isView(value)) buffers.add(value.buffer);
-    else if (depth < 4 && typeof value === "object" && value !== null) {
-      for (const item of Object.values(value)) visit(item, depth + 1);
-    }
-  };
-  visit(batch, 0);
-  return buffers;
-}
-
 /** Whether `backend` copies a typed array when a tensor is made of it. */
 function copies(backend: object): boolean {
   let known = copying.get(backend);
@@ -149,7 +137,7 @@ export class BatchRecycling {
    */
   sweep(): void {
     this.#waiting = this.#waiting.filter(({ batch, backend, dataIds }) => {
-      if ([...buffersOf(batch)].some((buffer) => viewed.has(buffer))) return false;
+      if ([...buffersIn(batch)].some((buffer) => viewed.has(buffer))) return false;
       if (!dataIds.every((dataId) => freed(backend, dataId))) return true;
       this.#release(batch);
       return false;

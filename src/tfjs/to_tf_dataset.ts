@@ -3,7 +3,8 @@
  * TensorFlow.js `tf.data.Dataset` for `model.fitDataset`.
  *
  * The files of `src/tfjs` may import only `@tensorflow/tfjs`, the public
- * types, `src/_describe.ts`, `src/_arrays.ts` and `src/_hold_workers.ts`.
+ * types, `src/_describe.ts`, `src/_arrays.ts`, `src/_buffers_in.ts` and
+ * `src/_hold_workers.ts`.
  *
  * @module
  */

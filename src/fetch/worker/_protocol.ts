@@ -4,7 +4,7 @@ import { buffersIn } from "../../_buffers_in.ts";
 import { describeError } from "../../_describe.ts";
 import { CAUSE_DEPTH, type SerializedError } from "./_serialize_error.ts";
 import type { WorkerInfo } from "../../worker_info.ts";
-import type { BatchFacts } from "../_fetcher.ts";
+import type { AllocationTally, BatchFacts } from "../_fetcher.ts";
 
 /** Main thread → worker. */
 export type ToWorker =
@@ -34,14 +34,6 @@ export type ToWorker =
     buffers: ArrayBuffer[];
   };
 
-/** How a getItem call in a worker used `allocate`. */
-export interface Allocations {
-  /** Calls of `allocate`. */
-  allocations: number;
-  /** Of those, the ones a buffer the request brought served. */
-  recycled: number;
-}
-
 /** Worker → main thread. */
 export type FromWorker =
   | { type: "ready" }
@@ -52,8 +44,8 @@ export type FromWorker =
     batch: unknown;
     /** The buffers in `batch` (the same objects) that `allocate` made. */
     allocated: ArrayBuffer[];
-  } & Allocations
-  | { type: "error"; id: number; error: SerializedError } & Allocations
+  } & AllocationTally
+  | { type: "error"; id: number; error: SerializedError } & AllocationTally
   | { type: "exit"; error: SerializedError }
   | { type: "fault"; error: SerializedError };
 

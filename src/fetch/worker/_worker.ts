@@ -9,7 +9,8 @@ import { BatchAllocator, type FreeBuffers } from "../../_allocator.ts";
 import { buffersIn } from "../../_buffers_in.ts";
 import { describeError } from "../../_describe.ts";
 import { serializeError } from "./_serialize_error.ts";
-import type { Allocations, FromWorker, ToWorker } from "./_protocol.ts";
+import type { FromWorker, ToWorker } from "./_protocol.ts";
+import type { AllocationTally } from "../_fetcher.ts";
 import { markWorkerContext } from "./_worker_context.ts";
 import { isDatasetClass, reviveDataset } from "./_revive.ts";
 import type { PyDataset } from "../../py_dataset.ts";
@@ -140,7 +141,7 @@ async function fetchBatch(
   { id, index, info, buffers }: Extract<ToWorker, { type: "get" }>,
 ): Promise<void> {
   const allocator = new BatchAllocator(freeBuffers(buffers));
-  const counts = (): Allocations => ({
+  const counts = (): AllocationTally => ({
     allocations: allocator.allocations,
     recycled: allocator.recycled,
   });
