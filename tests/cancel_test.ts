@@ -154,16 +154,19 @@ Deno.test("PyDataset.close does not wait for a main-thread getItem that never en
 });
 
 Deno.test("ReadableStream.cancel starts no batch that a worker had lined up", async () => {
-  // One worker with batch 1 running and batch 2 lined up when the reader
-  // cancels: batch 1 may finish, batch 2 must never start.
-  await using dataset = new Numbers(20, { delay: 60 }, {
+  // One worker with batch 1 running (held until the cancel) and batch 2
+  // lined up, sent ahead to it: batch 1 may finish, batch 2 must never start.
+  await using dataset = new Numbers(20, { gated: [1] }, {
     workers: 1,
     useMultiprocessing: true,
     maxQueueSize: 1,
   });
   const reader = dataset.epoch().getReader();
   await within(reader.read());
-  await within(reader.cancel("enough"));
-  await delay(150); // long enough for a lined-up batch to run
+  const cancelled = reader.cancel("enough");
+  await delay(0); // the cancel has withdrawn what had not started
+  dataset.open();
+  await within(cancelled); // after batch 1
+  await delay(150); // long enough for a lined-up batch to start
   assert.equal(Atomics.load(dataset.calls, 0), 2, "batches 0 and 1 only");
 });

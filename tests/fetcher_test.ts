@@ -153,6 +153,52 @@ for (const kind of KINDS) {
     assert.deepEqual(setup.probe.starts().map(([, index]) => index), [0, 1]);
   });
 
+  Deno.test(`Fetcher (${kind.name}) withdraws a fetcher's next job while the one before runs: it never starts`, async () => {
+    // A worker holds its next job, sent ahead: withdrawn, it must not start it.
+    using setup = await begun(kind, 1, { 0: "wait" });
+    const jobs = [0, 1, 2].map((index) => outcome(run(setup.fetcher, index, 0)));
+    await within(waitFor(() => setup.probe.starts().length === 1));
+    const reason = new Error("withdrawn");
+    setup.fetcher.withdraw(0, reason);
+    setup.probe.open();
+    const [zero, one, two] = await within(Promise.all(jobs));
+    assert.equal((zero as { value: Int32Array }).value[0], 0, "the running job finished");
+    assert.equal((one as { error: unknown }).error, reason);
+    assert.equal((two as { error: unknown }).error, reason);
+    await delay(50); // time enough to start a job it should not
+    assert.deepEqual(setup.probe.starts().map(([, index]) => index), [0]);
+  });
+
+  Deno.test(`Fetcher (${kind.name}) reports a failure before it starts that fetcher's next job`, async () => {
+    // The report withdraws the later jobs at once, as a failed epoch does:
+    // none may have started, though a worker holds its next one already.
+    using setup = await begun(kind, 1, { 0: "fail" });
+    const reason = new Error("withdrawn");
+    const failed = Promise.withResolvers<unknown>();
+    setup.fetcher.fetch({
+      index: 0,
+      position: 0,
+      fetcher: 0,
+      attempt: 0,
+      info,
+      begun: () => {},
+      signal: new AbortController().signal,
+      tally: { allocations: 0, recycled: 0 },
+      resolve: () => failed.reject(new Error("batch 0 should have failed")),
+      reject: (error) => {
+        setup.fetcher.withdraw(0, reason);
+        failed.resolve(error);
+      },
+    });
+    const later = [1, 2].map((index) => outcome(run(setup.fetcher, index, 0)));
+    assert.match(String(await within(failed.promise)), /bad record in batch 0/);
+    for (const result of await within(Promise.all(later))) {
+      assert.equal((result as { error: unknown }).error, reason);
+    }
+    await delay(50); // time enough to start a job it should not
+    assert.deepEqual(setup.probe.starts().map(([, index]) => index), [0]);
+  });
+
   Deno.test(`Fetcher (${kind.name}) drops a job whose signal aborts, and frees its fetcher`, async () => {
     using setup = await begun(kind, 1, { 0: "wait" });
     const running = new AbortController();
@@ -325,3 +371,14 @@ for (const kind of KINDS) {
     }
   });
 }
+
+Deno.test("Fetcher (worker pool) sends a worker its next job ahead: it starts with no round trip to the main thread", async () => {
+  using setup = await begun(KINDS[1]!, 1, { 0: "wait" });
+  const jobs = [0, 1].map((index) => run(setup.fetcher, index, 0));
+  await within(waitFor(() => setup.probe.starts().length === 1));
+  setup.probe.open();
+  // The main thread blocks: without batch 1 sent ahead, the worker could
+  // not start it until the main thread read batch 0 and answered.
+  assert.notEqual(setup.probe.waitForStart(1, 10_000), "timed-out", "batch 1 never started");
+  assert.deepEqual((await within(Promise.all(jobs))).map((batch) => batch[0]), [0, 1]);
+});

@@ -33,9 +33,10 @@ export interface BatchRequest {
 
 /**
  * One attempt at a request, as the policy hands it to a {@linkcode Fetcher}.
- * The fetcher reports its outcome by calling `resolve` or `reject` once,
- * before it starts that fetcher's next job: a retry queued from `reject`
- * runs first.
+ * The fetcher reports its outcome by calling `resolve` or `reject` once;
+ * a failure before it starts that fetcher's next job, so that a retry
+ * queued from `reject` runs first (after a success the next job may have
+ * started already: a worker holds its next one, sent ahead).
  */
 export interface FetchJob<B = unknown> extends BatchRequest {
   /** 0 for the first attempt. A retry goes before its fetcher's other jobs. */
@@ -118,7 +119,10 @@ export interface Fetcher<B> {
    * rejects it at once.
    */
   fetch(job: FetchJob<B>): void;
-  /** Rejects, with `reason`, the queued jobs of positions after `after` (all with -1). */
+  /**
+   * Rejects, with `reason`, the jobs of positions after `after` (all with
+   * -1) that no fetcher has started: queued, or sent ahead to a worker.
+   */
   withdraw(after: number, reason: Error): void;
   /**
    * The epoch failed or was aborted: stop what still runs if that can be

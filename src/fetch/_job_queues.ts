@@ -20,9 +20,20 @@ export class JobQueues<J extends FetchJob> {
     else queue.push(job);
   }
 
+  /** Queues `job` before the others: it was taken, but never started. */
+  putBack(job: J): void {
+    const queue = job.fetcher === undefined ? this.#shared : this.#own[job.fetcher]!;
+    queue.unshift(job);
+  }
+
   /** The next job fetcher `id` runs, taken off its queue; undefined when none waits. */
   take(id: number): J | undefined {
     return this.#own[id]!.shift() ?? this.#shared.shift();
+  }
+
+  /** The next job that must run on fetcher `id`, taken off its queue; undefined when none waits. */
+  takeOwn(id: number): J | undefined {
+    return this.#own[id]!.shift();
   }
 
   /** Whether a job waits that fetcher `id` could run. */

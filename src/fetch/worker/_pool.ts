@@ -2,10 +2,10 @@
 // Fetcher for `useMultiprocessing`.
 //
 // Workers live across epochs; each epoch they get the dataset's state and
-// their WorkerInfo. One batch runs per worker at a time; the rest wait in
-// the job queues, and a worker gets its next one in the handler of its
-// last. A worker that dies (an error outside getItem, self.close(),
-// Deno.exit()) is replaced under the same id, and its job fails with
+// their WorkerInfo. One batch runs per worker at a time, and each worker
+// holds its next one, sent ahead, so that it starts without waiting for a
+// round trip; the rest wait in the job queues. A worker that dies (an
+// error outside getItem, self.close(), Deno.exit()) is replaced under the same id, and its job fails with
 // FetcherLost (the policy retries it); a job let go of (its timeout) has
 // its worker replaced, since a running getItem cannot be stopped otherwise.
 //
@@ -27,7 +27,13 @@ import { missingPermission, permissionAdvice } from "./_permission_advice.ts";
 import { deserializeError } from "./_serialize_error.ts";
 import { checkWorkerOptions, workerOptionsError } from "./_worker_options.ts";
 import type { WorkerPermissions } from "../../options.ts";
-import { cloneFailure, readMessage, type ToWorker } from "./_protocol.ts";
+import {
+  cloneFailure,
+  readMessage,
+  sawWithdrawal,
+  type ToWorker,
+  withdrawAhead,
+} from "./_protocol.ts";
 import { checkFolders } from "./_folder_check.ts";
 import { type PathScopes, pathScopes } from "./_path_scopes.ts";
 import { workingDirectory } from "./_paths.ts";
@@ -51,7 +57,7 @@ export interface WorkerPoolOptions {
 }
 
 interface Job extends FetchJob {
-  /** The id of its `get` message, to match the answer. */
+  /** The id of its last `get` message, to match the answer. */
   id: number;
 }
 
@@ -69,7 +75,14 @@ interface Slot {
   dead: boolean;
   /** The epoch whose state this worker holds. */
   epoch: number;
+  /** The job it runs. */
   job?: Job;
+  /** The job sent ahead, which it starts once `job` succeeds unless withdrawn first. */
+  ahead?: Job;
+  /** Shared with the worker: who has `ahead` (see ToWorker). */
+  claim: Int32Array;
+  /** The id of the last job sent ahead that was withdrawn, until its worker has seen that. */
+  withdrawn?: number;
 }
 
 /**
@@ -199,11 +212,11 @@ export class WorkerPool implements Fetcher<unknown> {
 
   /**
    * Runs `job` in its worker (any free one when it names none). Jobs wait
-   * in the queues until their worker is free, so a worker that finishes
-   * gets the next one at once.
+   * in the queues until their worker is free, or has one job left to run:
+   * then the next of its own is sent ahead, to start as that one ends.
    */
   fetch(request: FetchJob): void {
-    const job: Job = { ...request, id: this.#nextId++ };
+    const job: Job = { ...request, id: -1 };
     const refusal = this.#closed ?? this.#fatal;
     if (refusal) return job.reject(refusal);
     if (job.signal.aborted) return job.reject(job.signal.reason);
@@ -218,12 +231,42 @@ export class WorkerPool implements Fetcher<unknown> {
    */
   #drop(job: Job): void {
     if (this.#queues.remove(job)) return job.reject(job.signal.reason);
-    const slot = this.#live().find((slot) => slot.job === job);
+    const slot = this.#live().find((slot) => slot.job === job || slot.ahead === job);
     if (!slot) return; // settled already
-    slot.job = undefined;
+    if (slot.ahead === job && this.#withdrawAhead(slot)) return job.reject(job.signal.reason);
+    const { running, ahead } = this.#empty(slot);
     this.#bury(slot);
     job.reject(job.signal.reason);
+    if (ahead !== job) this.#requeue(ahead);
+    // The worker had started the job sent ahead: the batch before it, on its
+    // way, is lost with the worker.
+    if (running && running !== job) {
+      const cause = new Error(`It was replaced to stop batch ${job.index}, sent ahead to it`);
+      running.reject(this.#lostJob(running, cause));
+    }
     this.#dispatch();
+  }
+
+  /** Takes the job sent ahead back from `slot`'s worker, unless it has started it: whether it did. */
+  #withdrawAhead(slot: Slot): boolean {
+    const id = slot.ahead!.id;
+    if (!withdrawAhead(slot.claim, id)) return false;
+    slot.ahead = undefined;
+    slot.withdrawn = id;
+    return true;
+  }
+
+  /** Clears `slot`'s jobs and returns them. */
+  #empty(slot: Slot): { running: Job | undefined; ahead: Job | undefined } {
+    const { job: running, ahead } = slot;
+    slot.job = undefined;
+    slot.ahead = undefined;
+    return { running, ahead };
+  }
+
+  /** A job sent ahead that its worker never started goes first in its queue again. */
+  #requeue(job: Job | undefined): void {
+    if (job) this.#queues.putBack(job);
   }
 
   /**
@@ -236,6 +279,10 @@ export class WorkerPool implements Fetcher<unknown> {
 
   /** Fails the jobs no worker has started, of positions after `after`. */
   withdraw(after: number, reason: Error): void {
+    for (const slot of this.#live()) {
+      const ahead = slot.ahead;
+      if (ahead && ahead.position > after && this.#withdrawAhead(slot)) ahead.reject(reason);
+    }
     for (const job of this.#queues.withdraw(after)) job.reject(reason);
   }
 
@@ -250,9 +297,9 @@ export class WorkerPool implements Fetcher<unknown> {
     for (const slot of this.#live()) {
       this.#terminate(slot);
       slot.unready(reason);
-      const job = slot.job;
-      slot.job = undefined;
-      job?.reject(reason);
+      const { running, ahead } = this.#empty(slot);
+      running?.reject(reason);
+      ahead?.reject(reason);
     }
     this.#slots = [];
     for (const job of this.#queues.withdraw(-Infinity)) job.reject(reason);
@@ -285,6 +332,7 @@ export class WorkerPool implements Fetcher<unknown> {
       id,
       worker,
       stopped: new Int32Array(new SharedArrayBuffer(4)),
+      claim: new Int32Array(new SharedArrayBuffer(4)).fill(-1),
       ready,
       unready: reject,
       loaded: false,
@@ -300,7 +348,8 @@ export class WorkerPool implements Fetcher<unknown> {
     });
     worker.addEventListener("messageerror", () => {
       const error = new TypeError("The batch could not be deserialized on the main thread");
-      this.#finish(slot, slot.job?.id ?? -1, (job) => job.reject(error));
+      // The worker sent a batch: it goes on with the job sent ahead.
+      this.#finish(slot, slot.job?.id ?? -1, true, (job) => job.reject(error));
     });
     this.#slots[id] = slot;
     return slot;
@@ -320,14 +369,14 @@ export class WorkerPool implements Fetcher<unknown> {
         this.#failLoad(slot, deserializeError(message.error));
         break;
       case "batch":
-        this.#finish(slot, message.id, (job) => {
+        this.#finish(slot, message.id, true, (job) => {
           const { allocated, allocations, recycled } = message;
           this.#options.buffers.made(slot.id, allocated, { allocations, recycled }, job.tally);
           job.resolve(message.batch);
         });
         break;
       case "error":
-        this.#finish(slot, message.id, (job) => {
+        this.#finish(slot, message.id, false, (job) => {
           const { allocations, recycled } = message;
           this.#options.buffers.made(slot.id, [], { allocations, recycled }, job.tally);
           job.reject(deserializeError(message.error));
@@ -402,6 +451,7 @@ export class WorkerPool implements Fetcher<unknown> {
       epoch: this.#epoch,
       info: this.#infos[slot.id]!,
       stopped: slot.stopped,
+      claim: slot.claim,
       settings: this.#options.settings,
       state: this.#state,
     };
@@ -426,10 +476,32 @@ export class WorkerPool implements Fetcher<unknown> {
         if (this.#queues.waitsFor(id)) this.#respawn(id);
         continue;
       }
-      if (!slot.loaded || slot.dead || slot.job) continue;
-      const job = this.#queues.take(id);
-      if (job) this.#start(slot, job);
+      if (!slot.loaded || slot.dead) continue;
+      if (!slot.job) this.#startNext(slot, false);
+      if (slot.job && !slot.ahead && this.#mayGoAhead(slot)) this.#startNext(slot, true);
     }
+  }
+
+  /**
+   * Whether a job may be sent ahead to `slot`: within the epoch whose state
+   * its worker holds, and once it has seen the last withdrawal (the claim
+   * holds one at a time).
+   */
+  #mayGoAhead(slot: Slot): boolean {
+    if (slot.epoch !== this.#epoch) return false;
+    if (slot.withdrawn !== undefined && !sawWithdrawal(slot.claim, slot.withdrawn)) return false;
+    slot.withdrawn = undefined;
+    return true;
+  }
+
+  /**
+   * Starts `slot`'s next job, or sends it ahead: only one that must run on
+   * this worker, as any other would wait behind a slow job while another
+   * worker is free.
+   */
+  #startNext(slot: Slot, ahead: boolean): void {
+    const job = ahead ? this.#queues.takeOwn(slot.id) : this.#queues.take(slot.id);
+    if (job) this.#start(slot, job, ahead);
   }
 
   /** Starts a replacement for worker `id`; a failure fails every batch. */
@@ -441,7 +513,7 @@ export class WorkerPool implements Fetcher<unknown> {
     }
   }
 
-  #start(slot: Slot, job: Job): void {
+  #start(slot: Slot, job: Job, ahead: boolean): void {
     if (slot.epoch !== this.#epoch) {
       try {
         this.#sendState(slot);
@@ -450,7 +522,9 @@ export class WorkerPool implements Fetcher<unknown> {
         return;
       }
     }
-    slot.job = job;
+    job.id = this.#nextId++;
+    if (ahead) slot.ahead = job;
+    else slot.job = job;
     const buffers = this.#options.buffers.take(slot.id);
     const message: ToWorker = {
       type: "get",
@@ -458,15 +532,27 @@ export class WorkerPool implements Fetcher<unknown> {
       index: job.index,
       info: job.info(slot.id),
       buffers,
+      ahead,
     };
     slot.worker.postMessage(message, buffers);
-    job.begun();
+    if (!ahead) job.begun();
   }
 
-  #finish(slot: Slot, id: number, settle: (job: Job) => void): void {
+  /**
+   * Worker `slot` answered job `id`: after a batch it has gone on with the
+   * job sent ahead (its time counts from now); after a failure it dropped
+   * that job, which is queued again, behind the retry `settle` may queue.
+   */
+  #finish(slot: Slot, id: number, succeeded: boolean, settle: (job: Job) => void): void {
     const job = slot.job;
     if (!job || job.id !== id) return; // a late answer to a job already given up
-    slot.job = undefined;
+    const { ahead } = this.#empty(slot);
+    if (ahead && succeeded) {
+      slot.job = ahead;
+      ahead.begun();
+    } else {
+      this.#requeue(ahead);
+    }
     settle(job);
     this.#dispatch();
   }
@@ -481,21 +567,25 @@ export class WorkerPool implements Fetcher<unknown> {
       this.#failLoad(slot, this.#loadError(cause));
       return;
     }
-    const job = slot.job;
-    slot.job = undefined;
+    const { running, ahead } = this.#empty(slot);
     this.#bury(slot);
-    const name = this.#options.name;
-    if (job) {
-      job.reject(
-        new FetcherLost(`A worker of ${name} died while fetching batch ${job.index}`, "worker", {
-          cause,
-        }),
-      );
+    this.#requeue(ahead);
+    if (running) {
+      running.reject(this.#lostJob(running, cause));
     } else {
       // Recovered from, but said: a dying worker is a bug worth seeing.
-      console.error(`A worker of ${name} died between batches on a new worker:`, cause);
+      console.error(
+        `A worker of ${this.#options.name} died between batches on a new worker:`,
+        cause,
+      );
     }
     this.#dispatch();
+  }
+
+  /** The failure of `job`, whose worker is gone for `cause`: the policy runs it again. */
+  #lostJob(job: Job, cause: unknown): FetcherLost {
+    const message = `A worker of ${this.#options.name} died while fetching batch ${job.index}`;
+    return new FetcherLost(message, "worker", { cause });
   }
 
   /**
@@ -513,10 +603,10 @@ export class WorkerPool implements Fetcher<unknown> {
       this.#failLoad(slot, error);
       return;
     }
-    const job = slot.job;
-    slot.job = undefined;
+    const { running, ahead } = this.#empty(slot);
     this.#bury(slot);
-    job?.reject(error);
+    running?.reject(error);
+    this.#requeue(ahead);
     this.#dispatch();
   }
 

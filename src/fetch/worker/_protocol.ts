@@ -23,16 +23,71 @@ export type ToWorker =
      * sees the flag starts no more `getItem` calls meanwhile.
      */
     stopped: Int32Array;
+    /**
+     * Who has the job sent ahead: the worker, which starts it, or the main
+     * thread, which withdraws it (`startAhead`, `withdrawAhead`).
+     */
+    claim: Int32Array;
   }
   | {
     type: "get";
     id: number;
     index: number;
+    /**
+     * Sent while the worker's last job still runs: it starts only if the
+     * worker wins `claim`, and never after a failed job (the main thread
+     * queues it again, after that job's retry).
+     */
+    ahead: boolean;
     /** What `getItem` gets as its `info` for this batch (the worker adds `allocate`). */
     info: BatchFacts;
     /** Released buffers of this worker's earlier batches, transferred: `allocate` takes from them. */
     buffers: ArrayBuffer[];
   };
+
+// `claim`: -1 at first; an id the worker wrote as it started that job sent
+// ahead; or `-id - 2`, written by the main thread as it withdrew the job
+// `id`, until the worker, coming to that job, drops it and writes -1. Jobs
+// start in the order sent, so a mark for a later job stays when the worker
+// starts an earlier one; and the main thread sends no job ahead while a
+// withdrawal is unseen, so that one mark never overwrites another.
+
+/** The main thread's mark for the withdrawn job `id`. */
+function mark(id: number): number {
+  return -id - 2;
+}
+
+/**
+ * The worker's side of `claim`: whether it may start the job sent ahead
+ * with `id`. A withdrawn one it drops, and says it saw the withdrawal.
+ */
+export function startAhead(claim: Int32Array, id: number): boolean {
+  for (;;) {
+    const seen = Atomics.load(claim, 0);
+    if (seen === mark(id)) return dropAhead(claim, id), false;
+    if (seen <= -2 && -seen - 2 > id) return true; // a later job's mark stays
+    if (Atomics.compareExchange(claim, 0, seen, id) === seen) return true;
+  }
+}
+
+/** The worker drops the job sent ahead with `id` (withdrawn, or after a failure): it saw any withdrawal. */
+export function dropAhead(claim: Int32Array, id: number): void {
+  Atomics.compareExchange(claim, 0, mark(id), -1);
+}
+
+/** The main thread's side of `claim`: whether it withdrew the job sent ahead with `id` before the worker started it. */
+export function withdrawAhead(claim: Int32Array, id: number): boolean {
+  for (;;) {
+    const seen = Atomics.load(claim, 0);
+    if (seen === id) return false;
+    if (Atomics.compareExchange(claim, 0, seen, mark(id)) === seen) return true;
+  }
+}
+
+/** Whether the worker has come to the job `id` that the main thread withdrew. */
+export function sawWithdrawal(claim: Int32Array, id: number): boolean {
+  return Atomics.load(claim, 0) !== mark(id);
+}
 
 /** Worker → main thread. */
 export type FromWorker =

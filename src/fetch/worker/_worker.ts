@@ -9,7 +9,7 @@ import { BatchAllocator, type FreeBuffers } from "../../_allocator.ts";
 import { buffersIn } from "../../_buffers_in.ts";
 import { describeError } from "../../_describe.ts";
 import { serializeError } from "./_serialize_error.ts";
-import type { FromWorker, ToWorker } from "./_protocol.ts";
+import { dropAhead, type FromWorker, startAhead, type ToWorker } from "./_protocol.ts";
 import type { AllocationTally } from "../_fetcher.ts";
 import { markWorkerContext } from "./_worker_context.ts";
 import { isDatasetClass, reviveDataset } from "./_revive.ts";
@@ -90,16 +90,17 @@ export function serve(exports: Record<string, unknown>, name: string, module: st
     return;
   }
   let epoch: WorkerEpoch | undefined;
+  const line = new JobLine();
   scope.onmessage = (event) => {
     const message = event.data;
     if (message.type === "state") {
       const dataset = reviveDataset(constructor, message.settings, message.state);
-      const { info, stopped } = message;
+      const { info, stopped, claim } = message;
       const started = startWorker(dataset, info, stopped);
       started.catch(() => {}); // reported with each batch
-      epoch = { dataset, info, stopped, started };
+      epoch = { dataset, info, stopped, claim, started };
     } else if (epoch) {
-      fetchBatch(epoch, message);
+      line.add(epoch, message);
     }
   };
   post({ type: "ready" });
@@ -111,6 +112,8 @@ interface WorkerEpoch {
   info: WorkerInfo;
   /** 1 once the main thread is terminating this worker. */
   stopped: Int32Array;
+  /** Who owns the job sent ahead (see ToWorker). */
+  claim: Int32Array;
   /** `onWorkerStart`, run once on this copy before its first batch. */
   started: Promise<void>;
 }
@@ -131,15 +134,54 @@ async function startWorker(
   }
 }
 
+type Get = Extract<ToWorker, { type: "get" }>;
+
 /**
- * Runs getItem for one `get` message and posts its batch (or failure).
- * `allocate` takes from the buffers the message brought; those it does
- * not use are let go after the call, so a worker holds no pool of its own.
+ * Runs the `get` messages one at a time, in order: the main thread sends a
+ * worker its next job ahead, while the last one runs, so that no round
+ * trip separates them. A job sent ahead starts only if this worker wins
+ * its claim (the main thread may have withdrawn it meanwhile), and never
+ * after a failure: the main thread then queues it again behind the failed
+ * job's retry, and this worker drops what was sent ahead until a plain get.
+ */
+class JobLine {
+  #waiting: { epoch: WorkerEpoch; message: Get }[] = [];
+  #running = false;
+  #failed = false;
+
+  add(epoch: WorkerEpoch, message: Get): void {
+    this.#waiting.push({ epoch, message });
+    if (!this.#running) this.#run();
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    for (let next = this.#waiting.shift(); next; next = this.#waiting.shift()) {
+      if (this.#mayStart(next.epoch, next.message)) {
+        this.#failed = !await fetchBatch(next.epoch, next.message);
+      }
+    }
+    this.#running = false;
+  }
+
+  #mayStart({ claim }: WorkerEpoch, { ahead, id }: Get): boolean {
+    if (!ahead) return true;
+    if (!this.#failed) return startAhead(claim, id);
+    dropAhead(claim, id);
+    return false;
+  }
+}
+
+/**
+ * Runs getItem for one `get` message and posts its batch (or failure):
+ * whether it posted a batch. `allocate` takes from the buffers the message
+ * brought; those it does not use are let go after the call, so a worker
+ * holds no pool of its own.
  */
 async function fetchBatch(
   { dataset, stopped, started }: WorkerEpoch,
-  { id, index, info, buffers }: Extract<ToWorker, { type: "get" }>,
-): Promise<void> {
+  { id, index, info, buffers }: Get,
+): Promise<boolean> {
   const allocator = new BatchAllocator(freeBuffers(buffers));
   const counts = (): AllocationTally => ({
     allocations: allocator.allocations,
@@ -149,7 +191,7 @@ async function fetchBatch(
   try {
     await started;
     // Being terminated: nobody waits for this batch any more.
-    if (Atomics.load(stopped, 0) === 1) return;
+    if (Atomics.load(stopped, 0) === 1) return false;
     const batch = await dataset.getItem(
       index,
       Object.freeze({ ...info, allocate: allocator.allocate }),
@@ -157,13 +199,14 @@ async function fetchBatch(
     prepared = prepareTransfer(batch, reachableBuffers(dataset, buffersIn(batch)));
   } catch (error) {
     post({ type: "error", id, error: serializeError(error), ...counts() });
-    return;
+    return false;
   }
   // Only what is transferred whole arrives as the same buffer.
   const sent = new Set(prepared.transfer);
   const allocated = allocator.made.filter((buffer) => sent.has(buffer));
   try {
     post({ type: "batch", id, batch: prepared.value, allocated, ...counts() }, prepared.transfer);
+    return true;
   } catch (error) {
     post({
       type: "error",
@@ -178,6 +221,7 @@ async function fetchBatch(
         ),
       ),
     });
+    return false;
   }
 }
 
