@@ -6,13 +6,18 @@
  *    (`maxQueueSize: 8`), in turns: pydataset with fresh batches and with
  *    recycled ones (`info.allocate`, `release` after each batch), against a
  *    hand-written Worker + postMessage transfer loop, fresh and with each
- *    buffer sent back to be filled again; then PyTorch's DataLoader (2
+ *    buffer sent back to be written again; then PyTorch's DataLoader (2
  *    workers, `batch_size=None`, bench/torch_loader.py; "not installed"
- *    without torch). All of it once with a reader that does nothing with
- *    the batches, once with one that sums every float.
+ *    without torch). All of it twice: with bare batches (only the first and
+ *    last float of batch i set to i, nothing else written) and a reader
+ *    that does nothing with them but check those two floats, the loader's
+ *    own cost; then with filled batches (every float i) and a reader that
+ *    sums every float, a consumer that reads every byte.
  * 2. CPU-bound scaling: decoding and resizing PNG batches in 2 workers,
  *    against the main thread and against a hand-written pair of Workers
- *    sent the files once, in turns.
+ *    sent the files once, in turns. The files are packed into one
+ *    SharedArrayBuffer, shared with the workers rather than copied, for
+ *    pydataset's workers at each epoch as for the hand-written ones once.
  * 3. I/O-bound scaling: batches fetched from a server that answers after
  *    10 ms, 16 at once on the main thread, against one at a time.
  * 4. Overlap with training: `fitDataset` whose steps cost about as much as
@@ -31,7 +36,14 @@ import type * as Tf from "@tensorflow/tfjs";
 import { ImageFiles } from "../examples/image_dataset.ts";
 import { listImages, makeShapes } from "../examples/shapes.ts";
 import type { PyDataset } from "../mod.ts";
-import { Fetched, FreshFloats, PngBatches, RecycledFloats } from "./_datasets.ts";
+import {
+  Fetched,
+  FreshFloats,
+  type PackedFiles,
+  packFiles,
+  PngBatches,
+  RecycledFloats,
+} from "./_datasets.ts";
 
 interface Row {
   benchmark: string;
@@ -97,7 +109,10 @@ const persistent = { useMultiprocessing: true, idleTimeout: Infinity } as const;
 
 // 1. Loader overhead ---------------------------------------------------------
 
-/** The loader-overhead batches: 500 of 4 MiB (2^20 floats), batch i filled with i. */
+/**
+ * The loader-overhead batches: 500 of 4 MiB (2^20 floats), batch i bare
+ * (its first and last float i) or filled with i.
+ */
 const overheadBatches = 500;
 const floats = 1 << 20;
 
@@ -109,8 +124,34 @@ interface Reader {
   check(): void;
 }
 
-/** A reader that only takes each batch, as the loader's own cost is measured. */
-const dropping: Reader = { read() {}, check() {} };
+/**
+ * A reader that does nothing with each batch but check its first and last
+ * float, as the loader's own cost is measured: batch i has both set to i,
+ * bare or filled, so an epoch fails the check unless each of its batches
+ * came once and was written. (In any order: the hand-written loop hands
+ * batches over as its workers answer.)
+ */
+function glancing(batches: number): Reader {
+  let seen = new Uint8Array(batches);
+  let wrong: string | undefined;
+  return {
+    read(batch) {
+      const index = batch[0]!;
+      if (index !== batch[batch.length - 1] || seen[index] !== 0) {
+        wrong ??= `a batch holds ${index} … ${batch[batch.length - 1]}`;
+      } else {
+        seen[index] = 1;
+      }
+    },
+    check() {
+      const [failure, missing] = [wrong, seen.indexOf(0)];
+      seen = new Uint8Array(batches);
+      wrong = undefined;
+      if (failure) throw new Error(failure);
+      if (missing !== -1) throw new Error(`Batch ${missing} never came`);
+    },
+  };
+}
 
 /**
  * A reader that sums every float of each batch in a plain loop, and checks
@@ -173,16 +214,22 @@ function handEpoch<T>(
 }
 
 /**
- * The hand-written loop of bench/_handwritten_worker.ts read by `reader`.
- * With `recycle`, each buffer read goes back to the worker that made it
- * with that worker's next request, to be filled again (kept across epochs,
- * as pydataset's pools are).
+ * The hand-written loop of bench/_handwritten_worker.ts read by `reader`,
+ * its batches filled or, without `fill`, bare. With `recycle`, each buffer
+ * read goes back to the worker that made it with that worker's next
+ * request, to be written again (kept across epochs, as pydataset's pools
+ * are).
  */
-function handFloats(workers: Worker[], reader: Reader, recycle: boolean): () => Promise<void> {
+function handFloats(
+  workers: Worker[],
+  reader: Reader,
+  fill: boolean,
+  recycle: boolean,
+): () => Promise<void> {
   const spare = new Map(workers.map((worker) => [worker, [] as ArrayBuffer[]]));
   const request = (worker: Worker, index: number) => {
     const buffer = spare.get(worker)!.pop();
-    worker.postMessage({ index, values: floats, buffer }, buffer ? [buffer] : []);
+    worker.postMessage({ index, values: floats, fill, buffer }, buffer ? [buffer] : []);
   };
   const read = (batch: Float32Array, worker: Worker) => {
     reader.read(batch);
@@ -210,7 +257,8 @@ async function torchLoader(consume: boolean): Promise<TorchResult> {
     "200",
     "--runs",
     "5",
-    ...(consume ? ["--consume"] : []),
+    // Bare batches for the empty reader, filled ones for the summing reader, as ours.
+    consume ? "--consume" : "--bare",
   ];
   const decoder = new TextDecoder();
   for (const python of ["python3", "/usr/bin/python3"]) {
@@ -233,12 +281,14 @@ async function torchLoader(consume: boolean): Promise<TorchResult> {
 }
 
 /**
- * Loader overhead with an empty reader, then with one that reads every
- * float: pydataset fresh and recycled, the hand-written loop fresh and
- * recycled, all in turns, then PyTorch's DataLoader.
+ * Loader overhead with bare batches and an empty reader, then with filled
+ * batches and a reader that sums every float: pydataset fresh and
+ * recycled, the hand-written loop fresh and recycled, all in turns, then
+ * PyTorch's DataLoader.
  */
 async function loaderOverhead(): Promise<void> {
   const options = { ...persistent, workers: 2, maxQueueSize: 8 };
+  // `fill` is set per reader below: a field, so it reaches the workers with the next epoch.
   await using fresh = new FreshFloats(overheadBatches, floats, options);
   await using recycled = new RecycledFloats(overheadBatches, floats, options);
   // The same work by hand: two workers, one request in flight each, the
@@ -248,12 +298,15 @@ async function loaderOverhead(): Promise<void> {
   );
   try {
     for (const consume of [false, true]) {
-      const reader = consume ? summing(overheadBatches, floats) : dropping;
+      // Bare batches for the empty reader, filled ones (an exact checksum) for the summing one.
+      const fill = consume;
+      fresh.fill = recycled.fill = fill;
+      const reader = consume ? summing(overheadBatches, floats) : glancing(overheadBatches);
       const measures = [
         () => time(() => readEpoch(fresh, reader, false)),
         () => time(() => readEpoch(recycled, reader, true)),
-        () => time(handFloats(workers, reader, false)),
-        () => time(handFloats(workers, reader, true)),
+        () => time(handFloats(workers, reader, fill, false)),
+        () => time(handFloats(workers, reader, fill, true)),
       ];
       for (const measure of measures) await measure(); // start the workers, warm up
       const [ours, ourRecycled, hand, handRecycled] = await inTurns(measures);
@@ -277,8 +330,8 @@ function overheadRows(consume: boolean, seconds: number[], torch: TorchResult): 
   const [ours, ourRecycled, hand, handRecycled] = seconds.map((s) => overheadBatches / s);
   const rate = (perSecond: number) => `${perSecond.toFixed(0)} batches/s`;
   const head = consume
-    ? "1. Loader overhead, the reader summing every float"
-    : "1. Loader overhead: 4 MiB Float32Array batches, 2 workers";
+    ? "1. Loader overhead, filled batches (every float i), the reader summing every float"
+    : "1. Loader overhead: bare 4 MiB Float32Array batches (first and last float set), 2 workers";
   rows.push({
     benchmark: `${head}; fresh batches, pydataset vs a hand-written Worker + transfer loop`,
     pydataset: rate(ours!),
@@ -296,7 +349,7 @@ function overheadRows(consume: boolean, seconds: number[], torch: TorchResult): 
   });
   rows.push({
     benchmark: `${head}; pydataset recycled vs PyTorch's DataLoader (2 workers, batch_size=None, ${
-      consume ? "batch.sum()" : "nothing done with the batch"
+      consume ? "torch.full, batch.sum()" : "torch.zeros, nothing done with the batch"
     })`,
     pydataset: rate(ourRecycled!),
     baseline: "missing" in torch
@@ -317,15 +370,15 @@ async function imageFiles(): Promise<{ x: string[]; y: number[]; dir: string }> 
 
 /**
  * The hand-written pair of workers of the CPU-bound benchmark
- * (bench/_handwritten_png_worker.ts), each sent the PNG files once.
+ * (bench/_handwritten_png_worker.ts), each sent the packed PNG files once.
  */
-async function pngWorkers(pngs: Uint8Array[], batchSize: number, size: number): Promise<Worker[]> {
+async function pngWorkers(files: PackedFiles, batchSize: number, size: number): Promise<Worker[]> {
   const url = new URL("./_handwritten_png_worker.ts", import.meta.url);
   const workers = [0, 1].map(() => new Worker(url, { type: "module" }));
   await Promise.all(workers.map((worker) =>
     new Promise((resolve) => {
       worker.onmessage = resolve;
-      worker.postMessage({ type: "files", pngs, batchSize, size });
+      worker.postMessage({ type: "files", files, batchSize, size });
     })
   ));
   return workers;
@@ -333,15 +386,16 @@ async function pngWorkers(pngs: Uint8Array[], batchSize: number, size: number): 
 
 async function cpuScaling(): Promise<void> {
   const { x } = await imageFiles();
-  const pngs = await Promise.all(x.slice(0, 2400).map((file) => Deno.readFile(file)));
+  // One SharedArrayBuffer for all of them, shared by every dataset and worker below.
+  const files = packFiles(await Promise.all(x.slice(0, 2400).map((file) => Deno.readFile(file))));
   const epoch = (dataset: PngBatches) => () =>
     time(async () => {
       for await (const _ of dataset.epoch());
     });
-  await using main = new PngBatches(pngs, 32, 32, { workers: 1 });
-  await using workers = new PngBatches(pngs, 32, 32, { ...persistent, workers: 2 });
+  await using main = new PngBatches(files, 32, 32, { workers: 1 });
+  await using workers = new PngBatches(files, 32, 32, { ...persistent, workers: 2 });
   const batches = main.length;
-  const hand = await pngWorkers(pngs, 32, 32);
+  const hand = await pngWorkers(files, 32, 32);
   const byHand = () =>
     time(() =>
       handEpoch(
@@ -365,7 +419,7 @@ async function cpuScaling(): Promise<void> {
   });
   rows.push({
     benchmark:
-      "2. CPU-bound: the same, pydataset's 2 workers vs a hand-written loop of 2 Workers (the PNG files sent once, not per batch)",
+      "2. CPU-bound: the same, pydataset's 2 workers vs a hand-written loop of 2 Workers (the PNG files in one SharedArrayBuffer, sent to the hand-written Workers once, shared with pydataset's at each epoch)",
     pydataset: `${(batches / inWorkers!).toFixed(0)} batches/s`,
     baseline: `${(batches / handWritten!).toFixed(0)} batches/s (hand-written 2-Worker loop)`,
     ratio: `${(handWritten! / inWorkers! * 100).toFixed(0)}%`,
@@ -601,6 +655,8 @@ async function memory(): Promise<void> {
 // ---------------------------------------------------------------------------
 
 const started = performance.now();
+// `deno task bench overhead memory` runs only the benchmarks so named.
+const only = Deno.args.map((arg) => arg.toLowerCase());
 for (
   const [name, benchmark] of [
     ["loader overhead", loaderOverhead],
@@ -610,6 +666,7 @@ for (
     ["memory", memory],
   ] as const
 ) {
+  if (only.length > 0 && !only.some((word) => name.toLowerCase().includes(word))) continue;
   log(`${name}…`);
   const start = performance.now();
   await benchmark();
