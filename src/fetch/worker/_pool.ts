@@ -550,6 +550,7 @@ export class WorkerPool implements Fetcher<unknown> {
     if (ahead && succeeded) {
       slot.job = ahead;
       ahead.begun();
+      this.#dispatch(); // its next job goes ahead before this batch is settled
     } else {
       this.#requeue(ahead);
     }
