@@ -38,6 +38,16 @@ export interface BatchToTensorsOptions {
    * @default {"int32"}
    */
   uint8?: "int32" | "float32";
+  /**
+   * The dtype of tensors made from integer typed arrays in `ys`: the
+   * default `"float32"` is what TensorFlow.js's losses and metrics take
+   * (its sparse categorical losses fail on int32 labels), so `Int32Array`
+   * class labels just work; `"keep"` converts `ys` as `xs`. Integers beyond
+   * ±2²⁴, which float32 cannot hold exactly, are a `RangeError`.
+   *
+   * @default {"float32"}
+   */
+  labels?: "float32" | "keep";
 }
 
 /**
@@ -50,7 +60,8 @@ export interface BatchToTensorsOptions {
  * `Float16Array` → float32 (tfjs has neither), `Int32Array`, `Int16Array`, `Int8Array`,
  * `Uint16Array` → int32, `Uint8Array` and `Uint8ClampedArray` → int32 (or
  * float32 with `uint8: "float32"`), `Uint32Array` → int32 when every value
- * fits, else a `RangeError`.
+ * fits, else a `RangeError`. In `ys`, every integer array → float32 (unless
+ * `labels: "keep"`), as TensorFlow.js's losses take float32 labels.
  *
  * Everything is checked before any tensor is made, so a bad batch leaks
  * nothing.
@@ -61,7 +72,8 @@ export interface BatchToTensorsOptions {
  * @throws {TypeError} A batch in another layout, a part that is not an array
  * of values, data that does not fill its shape, or parts that disagree on
  * the batch size; the message names the part.
- * @throws {RangeError} A `Uint32Array` value above int32's range.
+ * @throws {RangeError} A `Uint32Array` value above int32's range, or an
+ * integer label beyond float32's exact range (±2²⁴).
  *
  * @example Convert an `[x, y]` batch
  * ```ts
@@ -75,7 +87,7 @@ export interface BatchToTensorsOptions {
  *   Int32Array.of(0, 1),
  * ]);
  * assert.deepEqual((xs as tf.Tensor).shape, [2, 3]);
- * assert.equal((ys as tf.Tensor).dtype, "int32");
+ * assert.equal((ys as tf.Tensor).dtype, "float32"); // labels, as tfjs's losses take them
  * tf.dispose([xs as tf.Tensor, ys as tf.Tensor]);
  * ```
  */
@@ -86,14 +98,13 @@ export function batchToTensors(batch: unknown, options: BatchToTensorsOptions = 
     const leaves: Leaf[] = [];
     const plan = { xs: planPart(xs, "xs", leaves), ys: planPart(ys, "ys", leaves) };
     checkBatchSizes(leaves);
-    const build = (part: PartPlan): BatchPart<tf.Tensor> => {
-      if (part.kind === "leaf") return makeTensor(part.leaf, options, made);
-      if (part.kind === "array") return part.items.map((leaf) => makeTensor(leaf, options, made));
-      return Object.fromEntries(
-        Object.entries(part.items).map(([key, leaf]) => [key, makeTensor(leaf, options, made)]),
-      );
+    const build = (part: PartPlan, labels: boolean): BatchPart<tf.Tensor> => {
+      const make = (leaf: Leaf) => makeTensor(leaf, options, labels, made);
+      if (part.kind === "leaf") return make(part.leaf);
+      if (part.kind === "array") return part.items.map(make);
+      return Object.fromEntries(Object.entries(part.items).map(([key, leaf]) => [key, make(leaf)]));
     };
-    return { xs: build(plan.xs), ys: build(plan.ys) };
+    return { xs: build(plan.xs, false), ys: build(plan.ys, true) };
   } catch (error) {
     // Tensors in a rejected batch were made for it, and nobody else will
     // dispose them: neither ours nor those handed in.
@@ -205,13 +216,38 @@ function checkBatchSizes(leaves: Leaf[]): void {
   }
 }
 
-function makeTensor(leaf: Leaf, options: BatchToTensorsOptions, made: tf.Tensor[]): tf.Tensor {
+function makeTensor(
+  leaf: Leaf,
+  options: BatchToTensorsOptions,
+  labels: boolean,
+  made: tf.Tensor[],
+): tf.Tensor {
   if (leaf.value instanceof tf.Tensor) return leaf.value;
   const { data, shape } = leaf.value;
-  const [typed, dtype] = values(data, leaf.name, options);
+  const [typed, dtype] = labels && options.labels !== "keep" && isIntegerArray(data)
+    ? [floatLabels(data, leaf.name), "float32" as const]
+    : values(data, leaf.name, options);
   const tensor = tf.tensor(typed, shape, dtype);
   made.push(tensor);
   return tensor;
+}
+
+/** Whether `data` holds integers: what a label array of class indices is. */
+function isIntegerArray(data: TypedArray): boolean {
+  return !(data instanceof Float32Array || data instanceof Float64Array || isFloat16Array(data));
+}
+
+/** Integer labels as float32, which holds every integer up to ±2²⁴ exactly. */
+function floatLabels(data: TypedArray, name: string): Float32Array {
+  const index = data.findIndex((value) => Math.abs(Number(value)) > 2 ** 24);
+  if (index !== -1) {
+    throw new RangeError(
+      `Cannot convert ${name} to float32 labels as its value ${
+        data[index]
+      } at ${index} is beyond ±16777216, which float32 cannot hold exactly (labels: "keep" converts ys as xs)`,
+    );
+  }
+  return Float32Array.from(data as ArrayLike<number>);
 }
 
 function values(

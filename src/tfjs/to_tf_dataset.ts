@@ -20,11 +20,21 @@ import { batchToTensors, type BatchToTensorsOptions, type TfElement } from "./ba
  * Where batches come from: a {@linkcode PyDataset} (one epoch per pass), or
  * a function that opens a stream of batches for one pass, such as one that
  * decodes the body of a `fetch` response. The function gets a signal that
- * aborts when the pass ends early; pass it on to `fetch`.
+ * aborts when the pass ends early (pass it on to `fetch`) and the pass's
+ * number, counted from 0 by the returned dataset: with `fitDataset`, the
+ * epoch being trained.
  */
 export type BatchSource<B> =
   | PyDataset<B>
-  | ((options: { signal: AbortSignal }) => ReadableStream<B> | Promise<ReadableStream<B>>);
+  | ((options: BatchSourceOptions) => ReadableStream<B> | Promise<ReadableStream<B>>);
+
+/** What the function source of {@linkcode toTfDataset} gets for each pass. */
+export interface BatchSourceOptions {
+  /** Aborts when the pass ends early (`fitDataset` abandoned it, or the dataset was disposed). */
+  signal: AbortSignal;
+  /** The pass's number: 0 for the first one this dataset opens, then 1, 2, … */
+  epoch: number;
+}
 
 /** Options for {@linkcode toTfDataset}. */
 export interface ToTfDatasetOptions<B> extends BatchToTensorsOptions {
@@ -130,28 +140,17 @@ export function toTfDataset<B>(
   source: BatchSource<B>,
   options: ToTfDatasetOptions<B> = {},
 ): TfDataset {
-  const { shuffle, seed, signal, toTensors, ...conversion } = checkOptions(source, options);
+  const { toTensors, uint8, labels } = checkOptions(source, options);
+  const conversion: BatchToTensorsOptions = { uint8, labels };
+  const openPass = passOpener(source, options);
 
-  async function openPass(): Promise<Pass<B>> {
-    // Counted from here, so that ending the previous pass over the source
-    // does not leave a moment with no pass in progress.
-    const finish = beginPass(source);
+  /** Batch `value`, the pass's `position`th, as tensors; a failure names it. */
+  function toElement(value: B, position: number): TfElement {
     try {
-      await endPass(source);
-      signal?.throwIfAborted();
-      const abort = new AbortController();
-      const passSignal = signal ? AbortSignal.any([signal, abort.signal]) : abort.signal;
-      const stream = isDataset(source)
-        ? source.epoch({ shuffle, seed, signal: passSignal })
-        : await source({ signal: passSignal });
-      const pass = { reader: stream.getReader(), abort };
-      openPasses.set(source, pass as Pass<unknown>);
-      // Over once its stream is, however that ends: read, cancelled, errored.
-      pass.reader.closed.then(finish, finish);
-      return pass;
+      const parts = toTensors ? toTensors(value) : value;
+      return batchToTensors(recycling ? recycling.prepare(parts) : parts, conversion);
     } catch (error) {
-      finish();
-      throw error;
+      throw withBatch(error, position, source);
     }
   }
 
@@ -163,13 +162,12 @@ export function toTfDataset<B>(
     // A generator's body runs on the first next(): the stream opens lazily.
     const pass = await openPass();
     try {
-      while (true) {
+      for (let position = 0;; position++) {
         // fitDataset disposed the last step's tensors before asking for more.
         recycling?.sweep();
         const { done, value } = await pass.reader.read();
         if (done) return;
-        const parts = toTensors ? toTensors(value) : value;
-        const element = batchToTensors(recycling ? recycling.prepare(parts) : parts, conversion);
+        const element = toElement(value, position);
         recycling?.made(value, element);
         yield element;
       }
@@ -183,6 +181,40 @@ export function toTfDataset<B>(
   return Object.assign(dataset, {
     [Symbol.asyncDispose]: () => endPass(source),
   });
+}
+
+/**
+ * Opens the passes of one `toTfDataset` over `source`, numbering them: each
+ * ends the previous pass over the same source first.
+ */
+function passOpener<B>(
+  source: BatchSource<B>,
+  { shuffle, seed, signal }: ToTfDatasetOptions<B>,
+): () => Promise<Pass<B>> {
+  let passes = 0;
+  return async () => {
+    // Counted from here, so that ending the previous pass over the source
+    // does not leave a moment with no pass in progress.
+    const finish = beginPass(source);
+    try {
+      await endPass(source);
+      signal?.throwIfAborted();
+      if (isDataset(source)) checkNotEmpty(source);
+      const abort = new AbortController();
+      const passSignal = signal ? AbortSignal.any([signal, abort.signal]) : abort.signal;
+      const stream = isDataset(source)
+        ? source.epoch({ shuffle, seed, signal: passSignal })
+        : await source({ signal: passSignal, epoch: passes++ });
+      const pass = { reader: stream.getReader(), abort };
+      openPasses.set(source, pass as Pass<unknown>);
+      // Over once its stream is, however that ends: read, cancelled, errored.
+      pass.reader.closed.then(finish, finish);
+      return pass;
+    } catch (error) {
+      finish();
+      throw error;
+    }
+  };
 }
 
 /**
@@ -268,7 +300,7 @@ function checkOptions<B>(source: BatchSource<B>, options: ToTfDatasetOptions<B>)
       `Cannot make a tf.data.Dataset as options must be an object: current value is ${options}`,
     );
   }
-  const { shuffle, seed, uint8, toTensors } = options;
+  const { shuffle, seed, uint8, labels, toTensors } = options;
   if (!isDataset(source) && typeof source !== "function") {
     throw new TypeError(
       `Cannot make a tf.data.Dataset as source must be a PyDataset or a function that opens a stream: current value is ${
@@ -288,6 +320,13 @@ function checkOptions<B>(source: BatchSource<B>, options: ToTfDatasetOptions<B>)
       }`,
     );
   }
+  if (labels !== undefined && labels !== "float32" && labels !== "keep") {
+    throw new TypeError(
+      `Cannot make a tf.data.Dataset as labels must be "float32" or "keep": current value is ${
+        show(labels)
+      }`,
+    );
+  }
   if (toTensors !== undefined && typeof toTensors !== "function") {
     throw new TypeError(
       `Cannot make a tf.data.Dataset as toTensors must be a function: current value is ${
@@ -297,6 +336,35 @@ function checkOptions<B>(source: BatchSource<B>, options: ToTfDatasetOptions<B>)
   }
   // shuffle, seed and signal are checked by PyDataset.epoch when a pass opens.
   return options;
+}
+
+/**
+ * Fails a pass over an empty `PyDataset` (Keras: "The PyDataset has length
+ * 0"), which `fitDataset` would otherwise train on nothing without a word.
+ */
+function checkNotEmpty(dataset: PyDataset<unknown>): void {
+  const length = dataset.length;
+  if (length > 0) return;
+  throw new RangeError(
+    `Cannot train on ${dataset.constructor.name} as its length is ${length}: a PyDataset must have at least one batch`,
+  );
+}
+
+/**
+ * `error`, thrown converting the batch at `position` of a pass, with its
+ * message naming that batch: its index, for an unshuffled `PyDataset` read
+ * from its start; its place in the pass otherwise.
+ */
+function withBatch(error: unknown, position: number, source: object): unknown {
+  if (!(error instanceof Error)) return error;
+  const cursor = isDataset(source as BatchSource<unknown>)
+    ? (source as PyDataset<unknown>).cursor
+    : undefined;
+  const plain = cursor !== undefined && !cursor.shuffle && cursor.shard === undefined &&
+    !cursor.consumed?.length && !cursor.skip?.length && cursor.start === position + 1;
+  const which = plain ? `batch ${position}` : `the batch at position ${position} of the pass`;
+  error.message = `${error.message} (${which})`;
+  return error;
 }
 
 /** A PyDataset, from this copy of the module or another. */
