@@ -82,6 +82,13 @@ export interface ToTfDatasetOptions<B> extends BatchToTensorsOptions {
  * dataset is disposed (`await using`) or the `PyDataset` closed. A failed
  * batch fails `fitDataset` with its {@linkcode BatchError}.
  *
+ * With `batchesPerEpoch`, `fitDataset` reads one iterator across its
+ * epochs: chain `.repeat()`, and the `PyDataset`'s hooks then run at the end
+ * of each of its own epochs (every `length` batches), not between trained
+ * epochs. A batch is never served across a hook (each pass's batches are
+ * fetched between its `onEpochBegin` and `onEpochEnd`); for a hook per
+ * trained epoch, as Keras runs them, leave `batchesPerEpoch` unset.
+ *
  * A pass is in progress from its first `next()` until its stream ends (read
  * to the end, cancelled or errored). The `idleTimeout` of a `PyDataset`
  * read by a pass counts only while no pass of any `toTfDataset` is in

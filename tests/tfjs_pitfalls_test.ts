@@ -1,10 +1,11 @@
 // What a newcomer to the tfjs adapter trips on: Int32Array class labels with
 // a sparse loss, a function source that needs the epoch number, an empty
-// dataset, and a batch that cannot become tensors.
+// dataset, a batch that cannot become tensors, and fitDataset's
+// batchesPerEpoch, which reads one iterator across trained epochs.
 
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { ndarray, PyDataset } from "../mod.ts";
+import { type NDArray, ndarray, PyDataset } from "../mod.ts";
 import { batchToTensors, toTfDataset } from "../tfjs.ts";
 
 /** Batch i: 8 points of 2 features, labelled with one of 3 classes by the larger feature. */
@@ -129,5 +130,40 @@ Deno.test("toTfDataset names the batch that cannot become tensors", async () => 
     model.fitDataset(toTfDataset(data, { shuffle: true, seed: 1 }), { epochs: 1, verbose: 0 }),
     { message: /\(the batch at position \d of the pass\)$/ },
   );
+  model.dispose();
+});
+
+/** Batch i holds the number of epochs that had ended when it was fetched. */
+class Versioned extends PyDataset<[NDArray, Float32Array]> {
+  ended = 0;
+
+  get length(): number {
+    return 3;
+  }
+
+  getItem(): [NDArray, Float32Array] {
+    return [ndarray(Float32Array.of(this.ended), [1, 1]), Float32Array.of(0)];
+  }
+
+  onEpochEnd(): void {
+    this.ended++;
+  }
+}
+
+Deno.test("toTfDataset with batchesPerEpoch runs the hooks per PyDataset epoch, never serving a batch across one", async () => {
+  // fitDataset reads one iterator across trained epochs; .repeat() opens a
+  // pass (a PyDataset epoch) after each: 3 trained epochs of 2 batches read 2 passes.
+  await using data = new Versioned({ maxQueueSize: 4 });
+  const seen: number[] = [];
+  const dataset = toTfDataset(data, {
+    toTensors: ([x, y]) => {
+      seen.push(x.data[0]!);
+      return { xs: x, ys: y };
+    },
+  }).repeat();
+  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [1], units: 1 })] });
+  model.compile({ optimizer: "sgd", loss: "meanSquaredError" });
+  await model.fitDataset(dataset, { epochs: 3, batchesPerEpoch: 2, verbose: 0 });
+  assert.deepEqual(seen, [0, 0, 0, 1, 1, 1]);
   model.dispose();
 });
