@@ -33,6 +33,7 @@
  * @module
  */
 
+export * from "./src/array_dataset.ts";
 export * from "./src/array_types.ts";
 export * from "./src/batch_error.ts";
 export * from "./src/epoch_cursor.ts";

@@ -59,6 +59,12 @@ export interface WorkerInfo {
   readonly seed: number;
   /** The epoch's number. */
   readonly epoch: number;
+  /**
+   * The epoch's own seed (`epoch({ seed })`, or the one drawn for the
+   * dataset), the same for every fetcher: what a sample-level shuffle
+   * shared by all batches derives from, with `epoch`.
+   */
+  readonly epochSeed: number;
 }
 
 /**

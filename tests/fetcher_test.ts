@@ -49,7 +49,7 @@ const KINDS: Kind[] = [
 
 /** Each fetcher's info, as an epoch numbered 4 gives it (the same batch seed for all). */
 function info(id: number): BatchFacts {
-  return { id, count: 2, seed: 1, epoch: 4, batchSeed: 9, attempt: 0 };
+  return { id, count: 2, seed: 1, epoch: 4, epochSeed: 3, batchSeed: 9, attempt: 0 };
 }
 
 /** The policy's options: no timeout, no retries (a case sets its own). */
