@@ -1,10 +1,28 @@
 import assert from "node:assert/strict";
 import { AssertionError } from "node:assert";
-import { PyDataset } from "../mod.ts";
+import { ndarray, PyDataset } from "../mod.ts";
 import { assertValidDataset, inspectDataset } from "../testing.ts";
 import { type Flaw, Flawed } from "./fixtures/flawed.ts";
 
 const ids = (batch: unknown) => (batch as [unknown, Int32Array])[1];
+
+/** Labels of a batch of two. */
+const ids2 = () => Int32Array.of(0, 1);
+/** Points of a batch of two. */
+const points = () => ndarray(new Float32Array(4), [2, 2]);
+
+/** A dataset of `length` batches made by `make`. */
+class Made extends PyDataset<unknown> {
+  constructor(readonly n: number, readonly make: (index: number) => unknown) {
+    super();
+  }
+  get length(): number {
+    return this.n;
+  }
+  getItem(index: number): unknown {
+    return this.make(index);
+  }
+}
 
 Deno.test("assertValidDataset passes a well-formed dataset, in both modes", async () => {
   await assertValidDataset(new Flawed([]), { sampleIds: ids, sampleCount: 23 });
@@ -32,8 +50,8 @@ Deno.test("inspectDataset catches each kind of problem and names the batch", asy
   const cases: [Flaw, number, string, RegExp][] = [
     ["throws", 2, "throws", /batch 2: getItem threw Error: corrupt record/],
     ["empty", 2, "empty", /batch 2: getItem returned undefined/],
-    ["dtype", 3, "structure", /batch 3: 0 is a Float64Array, but a Float32Array in batch 0/],
-    ["shape", 3, "structure", /batch 3: 0 has samples of shape \[1,2\], but \[2\] in batch 0/],
+    ["dtype", 3, "structure", /batch 3: part 0 is a Float64Array, but a Float32Array in batch 0/],
+    ["shape", 3, "structure", /batch 3: part 0 has samples of shape \[1,2\], but \[2\] in batch 0/],
     [
       "structure",
       3,
@@ -44,7 +62,7 @@ Deno.test("inspectDataset catches each kind of problem and names the batch", asy
       "batch-size",
       2,
       "batch-size",
-      /batch 2: its parts disagree on the batch size: 0 has 4, 1 has 3/,
+      /batch 2: its parts disagree on the batch size: part 0 has 4, part 1 has 3/,
     ],
     [
       "short",
@@ -56,7 +74,7 @@ Deno.test("inspectDataset catches each kind of problem and names the batch", asy
       "random",
       0,
       "nondeterministic",
-      /batch 0: getItem\(0\) gave different batches on two calls \(batch.0.data\[0\] is/,
+      /batch 0: getItem\(0\) gave different batches on two calls \(part 0 at \[0,0\] is/,
     ],
     ["duplicates", 3, "duplicate-sample", /batch 3: sample 0 appears again \(first in batch 0\)/],
   ];
@@ -82,7 +100,7 @@ Deno.test("inspectDataset catches worker batches that differ from the main threa
   ]);
   assert.match(
     problems[1]!.message,
-    /batch 1: the workers' batch differs from the main thread's \(batch.0.data\[0\] is 100, then 10\)/,
+    /batch 1: the workers' batch differs from the main thread's \(part 0 at \[0,0\] is 100, then 10\)/,
   );
 });
 
@@ -117,7 +135,7 @@ Deno.test("assertValidDataset lists every problem, not just the first", async ()
       assert.equal(lines[0], "Flawed has 3 problems in 6 checked batches:");
       assert.match(lines[1]!, /^- batch 1: it holds 3 samples/);
       assert.match(lines[2]!, /^- batch 2: getItem threw/);
-      assert.match(lines[3]!, /^- batch 3: 0 is a Float64Array/);
+      assert.match(lines[3]!, /^- batch 3: part 0 is a Float64Array/);
       return true;
     },
   );
@@ -138,4 +156,82 @@ Deno.test("inspectDataset bounds its work on a large or infinite dataset", async
   assert.equal(report.checked.length, 10);
   assert.equal(calls, 13, "10 batches, and 3 fetched again");
   assert.deepEqual(report.problems, []);
+});
+
+Deno.test("inspectDataset names a batch's parts as part 0, part 1, … in its messages", async (t) => {
+  let calls = 0;
+  const cases: [string, number, (index: number) => unknown, string][] = [
+    [
+      "dtype of part 1",
+      3,
+      (i) => [points(), ndarray(i === 1 ? Float64Array.of(0, 1) : ids2(), [2])],
+      "batch 1: part 1 is a Float64Array, but an Int32Array in batch 0",
+    ],
+    [
+      "batch size of part 0 and part 1",
+      3,
+      (i) => [points(), i === 1 ? Int32Array.of(0) : ids2()],
+      "batch 1: its parts disagree on the batch size: part 0 has 2, part 1 has 1",
+    ],
+    [
+      "shape of a part in records",
+      3,
+      (i) => ({ xs: { image: ndarray(new Float32Array(4), i === 1 ? [2, 1, 2] : [2, 2]) } }),
+      "batch 1: part xs.image has samples of shape [1,2], but [2] in batch 0",
+    ],
+    [
+      "a batch that is one array",
+      3,
+      (i) => ndarray(i === 1 ? Float32Array.of(0, 1) : ids2(), [2]),
+      "batch 1: the batch is a Float32Array, but an Int32Array in batch 0",
+    ],
+    [
+      "a value that changes, at its index in the part",
+      1,
+      () => [ndarray(Float32Array.of(0, 0, 0, ++calls), [2, 2]), ids2()],
+      "batch 0: getItem(0) gave different batches on two calls (part 0 at [1,1] is 1, then 2)",
+    ],
+    [
+      "a plain value that changes",
+      1,
+      () => ({ x: ids2(), note: `call ${++calls}` }),
+      'batch 0: getItem(0) gave different batches on two calls (part note is "call 1", then "call 2")',
+    ],
+  ];
+  for (const [name, length, getItem, message] of cases) {
+    await t.step(name, async () => {
+      calls = 0;
+      const { problems } = await inspectDataset(new Made(length, getItem));
+      assert.deepEqual(problems.map((problem) => problem.message), [message]);
+    });
+  }
+});
+
+Deno.test("inspectDataset rounds fetch times: to 0.01 ms below 10 ms, whole ms from 10 ms", async () => {
+  const took = [
+    33.555612,
+    9.358042,
+    12.919051,
+    4.673027,
+    0.0049,
+    0.0051,
+    9.994,
+    9.996,
+    10.49,
+    10.51,
+  ];
+  let clock = 1000;
+  const dataset = new Made(took.length, (index) => {
+    clock += took[index]!;
+    return Int32Array.of(index);
+  });
+  // A clock the test sets: the times are exactly what getItem took.
+  performance.now = () => clock;
+  try {
+    const { fetchMs } = await inspectDataset(dataset, { sample: 0 });
+    assert.deepEqual(Object.values(fetchMs), [34, 9.36, 13, 4.67, 0, 0.01, 9.99, 10, 10, 11]);
+  } finally {
+    delete (performance as { now?: unknown }).now;
+  }
+  assert.ok(!Object.hasOwn(performance, "now"), "the platform's clock is back");
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BatchError, ndarray } from "../mod.ts";
+import { BatchError, type NDArray, ndarray } from "../mod.ts";
 import { within } from "./_helpers.ts";
 import {
   type Batch,
@@ -387,6 +387,51 @@ Deno.test("batchResponse and batchesFromResponse carry batches in a Response", a
   assert.equal(response.headers.get("x-epoch"), "4");
   assert.equal(response.status, 201);
   assert.deepEqual(await Array.fromAsync(batchesFromResponse(response)), batches);
+});
+
+/** True when `A` and `B` are the same type. */
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
+  : false;
+
+/**
+ * The decoders' types, for `deno check` (never called): each line fails to
+ * compile unless `B` is a type parameter that sets the batches' type, with
+ * `Batch` as its default.
+ */
+function _decodedBatchTypes(response: Response, bytes: ReadableStream<Uint8Array>): void {
+  const pairs: ReadableStream<[NDArray, NDArray]> = batchesFromResponse<[NDArray, NDArray]>(
+    response,
+  );
+  const decoded: ReadableStream<[NDArray, NDArray]> = bytes.pipeThrough(
+    decodeBatches<[NDArray, NDArray]>(),
+  );
+  const inferred: ReadableStream<[NDArray, NDArray]> = batchesFromResponse(response);
+  // @ts-expect-error batches named as pairs are not strings
+  const strings: ReadableStream<string> = batchesFromResponse<[NDArray, NDArray]>(response);
+  const loose = batchesFromResponse(response);
+  const looseDecoded = bytes.pipeThrough(decodeBatches());
+  const defaults: [
+    Equals<typeof loose, ReadableStream<Batch>>,
+    Equals<typeof looseDecoded, ReadableStream<Batch>>,
+  ] = [true, true];
+  // @ts-expect-error a Batch is not necessarily a pair
+  const pair: ReadableStream<[NDArray, NDArray]> = loose;
+  void [pairs, decoded, inferred, strings, defaults, pair];
+}
+
+Deno.test("batchesFromResponse and decodeBatches give batches of the type the caller names", async () => {
+  const sent = [ndarray(Float32Array.of(0.5, 1.5), [2, 1]), ndarray(Int32Array.of(1, 0), [2])];
+  const shapes = [];
+  const response = batchResponse(ReadableStream.from([sent, sent]));
+  for await (const [x, y] of batchesFromResponse<[NDArray, NDArray]>(response)) {
+    shapes.push([x.shape, y.data.length]);
+  }
+  assert.deepEqual(shapes, [[[2, 1], 2], [[2, 1], 2]]);
+  const bytes = ReadableStream.from([await encode([sent])]);
+  const [batch] = await Array.fromAsync(bytes.pipeThrough(decodeBatches<[NDArray, NDArray]>()));
+  assert.ok(batch);
+  const [x, y] = batch;
+  assert.deepEqual([x.data, y.data], [sent[0]!.data, sent[1]!.data]);
 });
 
 Deno.test("batchesFromResponse refuses a failed response or another media type", () => {

@@ -26,7 +26,7 @@ export async function checkDeterminism<B>(
       });
       continue;
     }
-    const difference = firstDifference(batches.get(index), again, "batch");
+    const difference = firstDifference(batches.get(index), again);
     if (difference) {
       problems.push({
         index,

@@ -2,7 +2,7 @@
 // per-sample shapes, batch size), and the parts of each batch against each
 // other. Also fills in the report's account of batch 0.
 
-import { type BatchParts, batchSizeOf, type Part, partsOf } from "./_batch_parts.ts";
+import { aDtype, type BatchParts, batchSizeOf, type Part, partsOf } from "./_batch_parts.ts";
 import type { DatasetProblem, DatasetReport } from "./dataset_report.ts";
 
 /**
@@ -47,7 +47,7 @@ function reportBatchZero(reference: BatchParts, report: DatasetReport): void {
 
 /** The parts of one batch must agree on the batch size. */
 function checkBatchSize(index: number, parts: Part[], problems: DatasetProblem[]): void {
-  const sizes = parts.map((part) => `${part.path} has ${part.shape[0]}`);
+  const sizes = parts.map((part) => `${part.name} has ${part.shape[0]}`);
   if (new Set(parts.map((part) => part.shape[0])).size > 1) {
     problems.push({
       index,
@@ -84,8 +84,9 @@ function checkStructure(
       problems.push({
         index,
         kind: "structure",
-        message:
-          `${where}: ${part.path} is a ${dtype}, but a ${expected.data.constructor.name} in batch 0`,
+        message: `${where}: ${part.name} is ${aDtype(dtype)}, but ${
+          aDtype(expected.data.constructor.name)
+        } in batch 0`,
       });
     }
     const sampleShape = JSON.stringify(part.shape.slice(1));
@@ -93,7 +94,7 @@ function checkStructure(
       problems.push({
         index,
         kind: "structure",
-        message: `${where}: ${part.path} has samples of shape ${sampleShape}, but ${
+        message: `${where}: ${part.name} has samples of shape ${sampleShape}, but ${
           JSON.stringify(expected.shape.slice(1))
         } in batch 0`,
       });

@@ -20,7 +20,7 @@ export async function checkWorkers<B>(
     for await (const batch of dataset.epoch(CHECK_EPOCH)) {
       const expected = batches.get(index);
       if (expected !== undefined) {
-        const difference = firstDifference(expected, batch, "batch");
+        const difference = firstDifference(expected, batch);
         if (difference) {
           problems.push({
             index,

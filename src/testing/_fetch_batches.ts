@@ -1,5 +1,6 @@
-// The first fetch of the checked batches, on the main thread: times each,
-// and reports a getItem that throws or returns nothing.
+// The first fetch of the checked batches, on the main thread: times each
+// (rounded as the report gives times), and reports a getItem that throws or
+// returns nothing.
 
 import { show } from "../_describe.ts";
 import type { PyDataset } from "../py_dataset.ts";
@@ -22,7 +23,7 @@ export async function fetchBatches<B>(
     const started = performance.now();
     try {
       const batch = await dataset.getItem(index, infoFor(dataset, index));
-      report.fetchMs[index] = performance.now() - started;
+      report.fetchMs[index] = roundMs(performance.now() - started);
       if (batch === undefined || batch === null) {
         problems.push({
           index,
@@ -41,4 +42,14 @@ export async function fetchBatches<B>(
     }
   }
   return batches;
+}
+
+/**
+ * A time as the report gives it: to 0.01 ms below 10 ms (`4.673027` →
+ * `4.67`), to the millisecond from 10 ms (`33.555612` → `34`). Finer
+ * digits are noise: a batch's fetch time varies more from one fetch to
+ * the next.
+ */
+function roundMs(ms: number): number {
+  return ms < 10 ? Math.round(ms * 100) / 100 : Math.round(ms);
 }

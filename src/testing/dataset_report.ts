@@ -49,7 +49,12 @@ export interface DatasetProblem {
     | "duplicate-sample"
     | "sample-ids"
     | "sample-count";
-  /** What is wrong, naming the batch and the part. */
+  /**
+   * What is wrong, naming the batch (`batch 3: ...`) and the part, by its
+   * place in the batch: `part 0`, `part 1`, `part xs.image` (`the batch`
+   * when the batch is one array), with a value's index in it
+   * (`part 0 at [1,0]`).
+   */
   message: string;
 }
 
@@ -131,7 +136,11 @@ export interface DatasetReport {
   batchSize: number | undefined;
   /** The bytes of the arrays in batch 0. */
   bytesPerBatch: number;
-  /** Milliseconds each checked batch took to fetch, by index. */
+  /**
+   * Milliseconds each checked batch took to fetch on the main thread, by
+   * index, rounded: to 0.01 ms below 10 ms (`4.67`), to whole milliseconds
+   * from 10 ms (`34`).
+   */
   fetchMs: Record<number, number>;
   /** Every problem found; empty for a well-formed dataset. */
   problems: DatasetProblem[];

@@ -94,6 +94,11 @@ export interface InspectDatasetOptions<B> {
  * main thread's (with `useMultiprocessing`; this opens an epoch, so the
  * hooks run); and, with `sampleIds`, samples that appear twice.
  *
+ * Each problem's message names its batch and the part, by its place in
+ * the batch: `part 0`, `part 1` for a batch `[x, y]`, `part xs.image` in
+ * records, `the batch` for a batch that is one array. Fetch times are
+ * rounded to 0.01 ms below 10 ms and to whole milliseconds from 10 ms.
+ *
  * @typeParam B The type of one batch.
  * @param dataset The dataset to inspect.
  * @param options Bounds on the work, and sample ids.
@@ -121,6 +126,28 @@ export interface InspectDatasetOptions<B> {
  *   assert.equal(report.bytesPerBatch, 48);
  *   assert.deepEqual(report.problems, []);
  * });
+ * ```
+ *
+ * @example Find the part of a batch that changed dtype
+ * ```ts
+ * import { ndarray, PyDataset } from "@pydataset/pydataset";
+ * import { inspectDataset } from "@pydataset/pydataset/testing";
+ * import assert from "node:assert/strict";
+ *
+ * class Labels extends PyDataset {
+ *   get length(): number {
+ *     return 3;
+ *   }
+ *   getItem(index: number) {
+ *     const labels = index === 1 ? Float64Array.of(0, 1) : Int32Array.of(0, 1);
+ *     return [ndarray(new Float32Array(4), [2, 2]), ndarray(labels, [2])];
+ *   }
+ * }
+ *
+ * const { problems } = await inspectDataset(new Labels());
+ * assert.deepEqual(problems.map((problem) => problem.message), [
+ *   "batch 1: part 1 is a Float64Array, but an Int32Array in batch 0",
+ * ]);
  * ```
  */
 export async function inspectDataset<B>(

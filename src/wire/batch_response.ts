@@ -82,8 +82,13 @@ function encodedBody(batches: ReadableStream<Batch>): ReadableStream<Uint8Array>
 }
 
 /**
- * The batches in a response's body, decoded as they arrive.
+ * The batches in a response's body, decoded as they arrive. They are typed
+ * as `B`, which the caller names, as for {@linkcode decodeBatches}:
+ * `batchesFromResponse<[NDArray, NDArray]>(response)` when the server sends
+ * pairs. `B` is the caller's claim, not checked against what arrives; it
+ * defaults to {@linkcode Batch}, everything a batch can be.
  *
+ * @typeParam B The type of one batch, as the server sent it.
  * @param response A response from {@linkcode batchResponse}, e.g. `await fetch(url)`.
  * @param options The header limit.
  * @returns The batches.
@@ -99,21 +104,38 @@ function encodedBody(batches: ReadableStream<Batch>): ReadableStream<Uint8Array>
  * assert.deepEqual(await Array.fromAsync(batchesFromResponse(response)), [{ id: 7, ok: true }]);
  * ```
  *
+ * @example Name the type of the batches
+ * ```ts
+ * import { type NDArray, ndarray } from "@pydataset/pydataset";
+ * import { batchesFromResponse, batchResponse } from "@pydataset/pydataset/wire";
+ * import assert from "node:assert/strict";
+ *
+ * const sent = [ndarray(Float32Array.of(0.5, 1.5), [2, 1]), ndarray(Int32Array.of(1, 0), [2])];
+ * const response = batchResponse(ReadableStream.from([sent]));
+ * for await (const [x, y] of batchesFromResponse<[NDArray, NDArray]>(response)) {
+ *   assert.deepEqual(x.shape, [2, 1]);
+ *   assert.deepEqual(y.data, Int32Array.of(1, 0));
+ * }
+ * ```
+ *
  * @example Train from a remote dataset
  * ```ts ignore
+ * import type { NDArray } from "@pydataset/pydataset";
  * import { batchesFromResponse } from "@pydataset/pydataset/wire";
  * import { toTfDataset } from "@pydataset/pydataset/tfjs";
  *
  * const data = toTfDataset(async ({ signal }) =>
- *   batchesFromResponse(await fetch("http://127.0.0.1:8000/batches?shuffle=1", { signal }))
+ *   batchesFromResponse<[NDArray, NDArray]>(
+ *     await fetch("http://127.0.0.1:8000/batches?shuffle=1", { signal }),
+ *   )
  * );
  * await model.fitDataset(data, { epochs: 5 });
  * ```
  */
-export function batchesFromResponse(
+export function batchesFromResponse<B = Batch>(
   response: Response,
   options: DecodeBatchesOptions = {},
-): ReadableStream<Batch> {
+): ReadableStream<B> {
   if (!response.ok) {
     response.body?.cancel().catch(() => {});
     throw new Error(
@@ -136,5 +158,5 @@ export function batchesFromResponse(
       `Cannot read batches from ${response.url || "the response"} as it has no body`,
     );
   }
-  return response.body.pipeThrough(decodeBatches(options));
+  return response.body.pipeThrough(decodeBatches<B>(options));
 }

@@ -54,6 +54,12 @@ export interface DecodeBatchesOptions {
  * `BatchError` when it names its batch. Either way the reader gets the
  * batches before the error first, and the input is cancelled at once.
  *
+ * The decoder cannot know what a batch holds, so the batches it gives are
+ * typed as `B`, which the caller names: `decodeBatches<[NDArray, Int32Array]>()`
+ * when the writer sent pairs. `B` is the caller's claim, not checked against
+ * what arrives; it defaults to {@linkcode Batch}, everything a batch can be.
+ *
+ * @typeParam B The type of one batch, as the writer sent it.
  * @param options The header limit.
  * @returns Streams from bytes to batches.
  *
@@ -72,10 +78,26 @@ export interface DecodeBatchesOptions {
  * const [batch] = await Array.fromAsync(ReadableStream.from([document]).pipeThrough(decodeBatches()));
  * assert.deepEqual(batch, { x: { data: Uint8Array.of(7, 9), shape: [2] } });
  * ```
+ *
+ * @example Name the type of the batches
+ * ```ts
+ * import { type NDArray, ndarray } from "@pydataset/pydataset";
+ * import { decodeBatches, encodeBatches } from "@pydataset/pydataset/wire";
+ * import assert from "node:assert/strict";
+ *
+ * const sent = [ndarray(Float32Array.of(0.5, 1.5), [2, 1]), ndarray(Int32Array.of(1, 0), [2])];
+ * const pairs = ReadableStream.from([sent])
+ *   .pipeThrough(encodeBatches())
+ *   .pipeThrough(decodeBatches<[NDArray, NDArray]>());
+ * for await (const [x, y] of pairs) {
+ *   assert.deepEqual(x.shape, [2, 1]);
+ *   assert.deepEqual(y.data, Int32Array.of(1, 0));
+ * }
+ * ```
  */
-export function decodeBatches(
+export function decodeBatches<B = Batch>(
   options: DecodeBatchesOptions = {},
-): ReadableWritablePair<Batch, Uint8Array> {
+): ReadableWritablePair<B, Uint8Array> {
   const { maxHeaderBytes = 100_000_000 } = options;
   if (!(Number.isSafeInteger(maxHeaderBytes) && maxHeaderBytes > 0)) {
     throw new RangeError(
@@ -93,7 +115,8 @@ export function decodeBatches(
       failed(controller, () => reader.finish());
     },
   });
-  return { writable: decoder.writable, readable: decoder.readable.pipeThrough(raiseFailure()) };
+  const readable = decoder.readable.pipeThrough(raiseFailure());
+  return { writable: decoder.writable, readable: readable as ReadableStream<B> };
 }
 
 /**
