@@ -32,4 +32,6 @@
  */
 
 export * from "./src/tfjs/batch_to_tensors.ts";
+export * from "./src/tfjs/progress_bar.ts";
 export * from "./src/tfjs/to_tf_dataset.ts";
+export * from "./src/tfjs/use_backend.ts";

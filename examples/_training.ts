@@ -1,65 +1,13 @@
-// What the Deno training examples share: the backend and the progress bar
-// (the model and the wait timer, which the browser page shares too, are in
-// _model.ts).
+// What the Deno training examples share: fitting with the library's
+// progress bar, and the summary (the model and the wait timer, which the
+// browser page shares too, are in _model.ts).
 
 import * as tf from "@tensorflow/tfjs";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import type { TfDataset } from "../tfjs.ts";
+import { progressBar, type ProgressBarOptions, type TfDataset } from "../tfjs.ts";
+import type { PyDataset } from "../mod.ts";
 
-/** Selects a TensorFlow.js backend; `wasm` finds its .wasm files in the npm package. */
-export async function useBackend(backend: "wasm" | "cpu"): Promise<void> {
-  tf.env().set("PROD", true); // no banner about tfjs-node, which Deno cannot load
-  if (backend === "wasm") {
-    setWasmPaths(new URL(".", import.meta.resolve("@tensorflow/tfjs-backend-wasm")).href);
-  }
-  await tf.setBackend(backend);
-  await tf.ready();
-}
-
-/**
- * A progress bar per epoch on stderr, with the epoch's mean loss and
- * accuracy so far; one line per epoch when stderr is not a terminal.
- */
-export class Progress {
-  #encoder = new TextEncoder();
-  #live = Deno.stderr.isTerminal();
-  #started = 0;
-  #losses = 0;
-  #accuracies = 0;
-
-  begin(): void {
-    this.#started = performance.now();
-    this.#losses = 0;
-    this.#accuracies = 0;
-  }
-
-  update(
-    epoch: string,
-    done: number,
-    total: number,
-    batchLoss: number,
-    batchAccuracy: number,
-  ): void {
-    this.#losses += batchLoss;
-    this.#accuracies += batchAccuracy;
-    const loss = this.#losses / done;
-    const accuracy = this.#accuracies / done;
-    if (!this.#live && done < total) return;
-    const seconds = (performance.now() - this.#started) / 1000;
-    const rate = done / seconds;
-    const width = 24;
-    const filled = Math.round((done / total) * width);
-    const bar = "#".repeat(filled) + ".".repeat(width - filled);
-    const left = done < total
-      ? `${((total - done) / rate).toFixed(1)} s left`
-      : `${seconds.toFixed(1)} s`;
-    const line = `${epoch} [${bar}] ${done}/${total} batches  loss ${loss.toFixed(3)}  acc ${
-      accuracy.toFixed(3)
-    }  ${rate.toFixed(0)} batches/s  ${left}`;
-    Deno.stderr.writeSync(this.#encoder.encode(this.#live ? `\r${line}\x1b[K` : `${line}\n`));
-    if (this.#live && done === total) Deno.stderr.writeSync(this.#encoder.encode("\n"));
-  }
-}
+// tests/tfjs_recycling_test.ts and bench/table.ts import it from here.
+export { useBackend } from "../tfjs.ts";
 
 /** What {@linkcode fit} measured. */
 export interface FitReport {
@@ -68,39 +16,40 @@ export interface FitReport {
 }
 
 /**
- * Trains `model` on `data` for `epochs`, drawing a progress bar of
- * `batches()` steps per epoch, and reports epoch times and waits.
+ * Trains `model` on `data` for `epochs`, with the library's progress bar on
+ * stderr (and, given the `PyDataset` read, its loader wait), and reports
+ * epoch times and waits.
  */
 export async function fit(
   model: tf.LayersModel,
   data: TfDataset,
-  { epochs, batches, epochWaitMs }: {
+  { epochs, dataset, total, epochWaitMs }: {
     epochs: number;
-    batches: () => number;
+    /** The dataset `data` reads, if it is a `PyDataset`. */
+    dataset?: PyDataset;
+    /** Batches per epoch, when `dataset` does not tell. */
+    total?: ProgressBarOptions["total"];
     /** Milliseconds the model waited for batches in the epoch that just ended. */
     epochWaitMs: () => number;
   },
 ): Promise<FitReport> {
-  const progress = new Progress();
   const report: FitReport = { epochSeconds: [], epochWaits: [] };
   let started = 0;
   await model.fitDataset(data, {
     epochs,
     verbose: 0,
-    callbacks: {
-      onEpochBegin: () => {
-        started = performance.now();
-        progress.begin();
-      },
-      onBatchEnd: (batch, logs) => {
-        const label = `epoch ${report.epochSeconds.length + 1}/${epochs}`;
-        progress.update(label, batch + 1, batches(), logs?.loss ?? NaN, logs?.acc ?? NaN);
-      },
-      onEpochEnd: () => {
-        report.epochSeconds.push((performance.now() - started) / 1000);
-        report.epochWaits.push(epochWaitMs() / 1000);
-      },
-    },
+    callbacks: [
+      progressBar({ dataset, total }),
+      new tf.CustomCallback({
+        onEpochBegin: () => {
+          started = performance.now();
+        },
+        onEpochEnd: () => {
+          report.epochSeconds.push((performance.now() - started) / 1000);
+          report.epochWaits.push(epochWaitMs() / 1000);
+        },
+      }),
+    ],
   });
   return report;
 }

@@ -15,10 +15,10 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
-import { toTfDataset } from "../tfjs.ts";
+import { toTfDataset, useBackend } from "../tfjs.ts";
 import { integer, run } from "./_flags.ts";
-import { classifier, toTensors } from "./_model.ts";
-import { fit, summarize, useBackend } from "./_training.ts";
+import { classifier } from "./_model.ts";
+import { fit, summarize } from "./_training.ts";
 import { ImageFiles } from "./image_dataset.ts";
 import { listImages, makeShapes } from "./shapes.ts";
 
@@ -134,14 +134,14 @@ async function main(args: string[]): Promise<void> {
   );
 
   const net = classifier(options.size, classes.length);
-  const data = toTfDataset(train, { shuffle: true, seed: 1, toTensors });
+  const data = toTfDataset(train, { shuffle: true, seed: 1 });
   const report = await fit(net, data, {
     epochs: options.epochs,
-    batches: () => train.length,
+    dataset: train, // the progress bar shows the batches per epoch and the loader wait
     // The loader's own account: how long the reader (fitDataset) waited.
     epochWaitMs: () => train.stats?.waitMs ?? 0,
   });
-  await summarize(net, toTfDataset(test, { toTensors }), classes.length, report);
+  await summarize(net, toTfDataset(test), classes.length, report);
   net.dispose();
 }
 

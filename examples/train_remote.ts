@@ -14,11 +14,11 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
-import { toTfDataset } from "../tfjs.ts";
+import { toTfDataset, useBackend } from "../tfjs.ts";
 import { batchesFromResponse } from "../wire.ts";
 import { integer, run } from "./_flags.ts";
-import { classifier, timed, toTensors, type Waits } from "./_model.ts";
-import { fit, summarize, useBackend } from "./_training.ts";
+import { classifier, timed, type Waits } from "./_model.ts";
+import { fit, summarize } from "./_training.ts";
 import type { ImageBatch } from "./image_dataset.ts";
 
 const HELP = `Trains a small TensorFlow.js model on batches served over HTTP.
@@ -81,16 +81,17 @@ async function main(args: string[]): Promise<void> {
     }; tfjs ${tf.getBackend()}`,
   );
   let before = 0;
-  const report = await fit(net, toTfDataset(timed(open, waits), { toTensors }), {
+  const report = await fit(net, toTfDataset(timed(open, waits)), {
     epochs,
-    batches: () => batches,
+    // Known once a pass has its response: the server's x-pydataset-batches.
+    total: () => batches || undefined,
     epochWaitMs: () => {
       const waited = waits.ms - before;
       before = waits.ms;
       return waited;
     },
   });
-  await summarize(net, toTfDataset(heldOut, { toTensors }), classes, report);
+  await summarize(net, toTfDataset(heldOut), classes, report);
   net.dispose();
 }
 

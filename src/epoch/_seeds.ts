@@ -10,7 +10,13 @@ export function workerInfo(
   count: number,
   { seed, epoch, shard }: { seed: number; epoch: number; shard: number },
 ): WorkerInfo {
-  return Object.freeze({ id, count, seed: mixSeed(seed, epoch, shard, id), epoch, epochSeed: seed });
+  return Object.freeze({
+    id,
+    count,
+    seed: mixSeed(seed, epoch, shard, id),
+    epoch,
+    epochSeed: seed,
+  });
 }
 
 /** Sets batch seeds apart from fetchers' seeds, which mix four parts too. */
