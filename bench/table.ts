@@ -1,5 +1,5 @@
 /**
- * The benchmarks behind the README's table: each measures pydataset beside a
+ * The benchmarks behind docs/benchmarks.md's table: each measures pydataset beside a
  * baseline in the same run and prints the ratio. `deno task bench`.
  *
  * 1. Loader overhead: 500 batches of 4 MiB Float32 from 2 workers
