@@ -1,9 +1,7 @@
 // What every training example shares, in Deno and in the browser page: the
-// model, the batch-to-tensors mapping and the timer of the time training
-// waited for batches. No Deno API here: the page bundles this module.
+// model and the timer of the time training waited for batches. No Deno API here: the page bundles this module.
 
 import * as tf from "@tensorflow/tfjs";
-import type { ImageBatch } from "./image_dataset.ts";
 
 /**
  * A small dense classifier of `size × size × 3` images. Its initial weights
@@ -24,11 +22,6 @@ export function classifier(size: number, classes: number): tf.Sequential {
     metrics: ["accuracy"],
   });
   return net;
-}
-
-/** TensorFlow.js's sparse losses want float32 labels: cast them on the way. */
-export function toTensors([images, labels]: ImageBatch): { xs: unknown; ys: unknown } {
-  return { xs: images, ys: { data: Float32Array.from(labels.data), shape: labels.shape } };
 }
 
 /** Time the model spent waiting for batches: the loader's share of training. */

@@ -66,12 +66,10 @@ async function main(args: string[]): Promise<void> {
       signal,
     });
     batches = Number(response.headers.get("x-pydataset-batches"));
-    return batchesFromResponse(response) as ReadableStream<ImageBatch>;
+    return batchesFromResponse<ImageBatch>(response);
   };
   const heldOut = async ({ signal }: { signal: AbortSignal }) =>
-    batchesFromResponse(await fetch(`${values.url}/test`, { signal })) as ReadableStream<
-      ImageBatch
-    >;
+    batchesFromResponse<ImageBatch>(await fetch(`${values.url}/test`, { signal }));
 
   const classes = 4;
   const net = classifier(size, classes);

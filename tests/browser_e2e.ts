@@ -15,9 +15,18 @@ const CHROMIUM = "/usr/bin/chromium";
 interface PageDemo {
   state: string;
   backend: string;
-  epochs: { epoch: number; expected: number; received: number; loss?: number }[];
+  epochs: {
+    epoch: number;
+    expected: number;
+    received: number;
+    loss?: number;
+    heldOutAccuracy?: number;
+    finished?: boolean;
+  }[];
   batches: number;
   waitedMs: number;
+  losses: number[];
+  smoothedLosses: number[];
   heldOutAccuracy?: number;
   error?: string;
 }
@@ -87,6 +96,109 @@ async function stateIn(page: Page, states: string[], timeout = 30_000): Promise<
   );
 }
 
+/** Waits (bounded) until the page has drawn the state `state` (it draws on animation frames). */
+async function drawn(page: Page, state: string, timeout = 10_000): Promise<void> {
+  await page.waitForFunction(
+    (state) =>
+      (globalThis as unknown as { document: { querySelector(s: string): { textContent: string } } })
+        .document.querySelector("#status").textContent === state,
+    state,
+    { timeout, polling: POLL_MS },
+  );
+}
+
+/** The numbers of tick labels: "0.5" → 0.5, "75%" → 75. */
+const numbers = (labels: string[]) => labels.map((label) => Number(label.replace(/%$/, "")));
+
+/** The total variation of a series: the sum of its steps' sizes. */
+const variation = (values: number[]) =>
+  values.slice(1).reduce((sum, value, i) => sum + Math.abs(value - values[i]!), 0);
+
+/**
+ * Checks the page's chart through the DOM, against what the page trained
+ * (`shown`): the axes' labels and ticks, a marker and a held-out accuracy
+ * per finished epoch, the raw and smoothed loss of every batch.
+ */
+async function checkDashboard(page: Page, shown: PageDemo): Promise<void> {
+  const texts = (selector: string) => page.locator(`#chart ${selector}`).allTextContents();
+  const attributes = async (selector: string, name: string) => {
+    const locator = page.locator(`#chart ${selector}`);
+    const values = [];
+    for (let i = 0; i < await locator.count(); i++) {
+      values.push(await locator.nth(i).getAttribute(name));
+    }
+    return values;
+  };
+  assert.deepEqual(await texts(".x-axis .axis-label"), ["batches"]);
+  assert.deepEqual(await texts(".loss-axis .axis-label"), ["loss"]);
+  assert.deepEqual(await texts(".accuracy-axis .axis-label"), ["held-out accuracy"]);
+  const total = shown.batches;
+  const xTicks = numbers(await texts(".x-axis .tick"));
+  assert.ok(xTicks.length >= 3 && xTicks[0] === 0, `x ticks: ${xTicks}`);
+  assert.ok(xTicks.every((tick, i) => i === 0 || tick > xTicks[i - 1]!), `x ticks: ${xTicks}`);
+  assert.ok(xTicks.at(-1)! <= total && xTicks.at(-1)! > total / 2, `x ticks: ${xTicks}`);
+  const lossTicks = numbers(await texts(".loss-axis .tick"));
+  assert.ok(lossTicks.length >= 3 && lossTicks[0] === 0, `loss ticks: ${lossTicks}`);
+  assert.ok(lossTicks.every((tick, i) => i === 0 || tick > lossTicks[i - 1]!), `${lossTicks}`);
+  assert.deepEqual(await texts(".accuracy-axis .tick"), ["0%", "25%", "50%", "75%", "100%"]);
+
+  // One marker per finished epoch, at the batches trained by its end.
+  const finished = shown.epochs.filter((epoch) => epoch.finished);
+  assert.equal(finished.length, shown.epochs.length, "every epoch finished");
+  assert.deepEqual(
+    await texts(".epoch-marker text"),
+    finished.map((_, i) => `epoch ${i + 1}`),
+  );
+  let trained = 0;
+  assert.deepEqual(
+    await attributes(".epoch-marker", "data-batches"),
+    finished.map((epoch) => String(trained += epoch.received)),
+  );
+  // The held-out accuracy of each epoch, as the page measured it.
+  for (const epoch of finished) {
+    assert.ok(
+      epoch.heldOutAccuracy! > 0 && epoch.heldOutAccuracy! <= 1,
+      `${epoch.heldOutAccuracy}`,
+    );
+  }
+  assert.deepEqual(
+    await texts(".held-out-point text"),
+    finished.map((epoch) => `${(epoch.heldOutAccuracy! * 100).toFixed(1)}%`),
+  );
+  assert.deepEqual(
+    await attributes(".held-out-point", "data-epoch"),
+    finished.map((_, i) => String(i + 1)),
+  );
+  assert.equal(shown.heldOutAccuracy, finished.at(-1)!.heldOutAccuracy);
+  assert.equal(
+    await page.textContent("#held-out"),
+    `${(shown.heldOutAccuracy! * 100).toFixed(1)}% after epoch ${finished.length}`,
+  );
+
+  // The raw loss of every batch, and its moving average (α = 0.1, as in
+  // examples/browser/chart.ts), each a line of a point per batch.
+  const { losses, smoothedLosses } = shown;
+  assert.equal(losses.length, total);
+  assert.equal(smoothedLosses.length, total);
+  assert.ok(losses.every(Number.isFinite), "every batch has a loss");
+  let average = losses[0]!;
+  losses.forEach((loss, i) => {
+    if (i > 0) average = 0.1 * loss + 0.9 * average;
+    assert.ok(Math.abs(smoothedLosses[i]! - average) < 1e-9, `smoothed loss ${i}`);
+  });
+  assert.ok(variation(smoothedLosses) < variation(losses), "the smoothed loss is smoother");
+  for (const line of [".loss-raw", ".loss-smoothed"]) {
+    const points = (await attributes(`polyline${line}`, "points"))[0] ?? "";
+    assert.equal(points.split(" ").filter(Boolean).length, total, `the points of ${line}`);
+  }
+  const legend = await texts(".legend text");
+  assert.deepEqual(legend, [
+    "raw loss",
+    "smoothed loss (moving average, α = 0.1)",
+    "held-out accuracy",
+  ]);
+}
+
 /** Waits (bounded) until the page has received at least `count` batches. */
 async function received(page: Page, count: number): Promise<void> {
   await page.waitForFunction(
@@ -129,6 +241,8 @@ Deno.test("The browser demo trains in headless Chromium, and a paused page holds
         await page.click("#pause");
         await stateIn(page, ["done", "failed"], 120_000);
         const shown = await readDemo(page);
+        // The screenshot once the page has drawn its last state, even a failure.
+        await drawn(page, shown.state);
         await Deno.mkdir(".cache/browser", { recursive: true });
         await page.screenshot({ path: ".cache/browser/demo.png", fullPage: true });
         assert.equal(shown.error, undefined, `the page failed: ${shown.error}`);
@@ -143,10 +257,12 @@ Deno.test("The browser demo trains in headless Chromium, and a paused page holds
         const losses = shown.epochs.map((epoch) => epoch.loss!);
         assert.ok(losses.at(-1)! < losses[0]!, `the loss fell: ${losses}`);
         assert.ok(shown.heldOutAccuracy! > 0.25, `better than chance: ${shown.heldOutAccuracy}`);
+        await checkDashboard(page, shown);
+        const heldOut = shown.epochs.map((epoch) => epoch.heldOutAccuracy!.toFixed(3));
         console.log(
           `trained in Chromium (${shown.backend}): losses ${
             losses.map((loss) => loss.toFixed(3))
-          }, held-out accuracy ${shown.heldOutAccuracy!.toFixed(3)}, ${shown.batches} batches, ` +
+          }, held-out accuracy ${heldOut}, ${shown.batches} batches, ` +
             `waited ${(shown.waitedMs / 1000).toFixed(2)} s; server getItem calls ${demo.calls()}`,
         );
       } finally {

@@ -17,8 +17,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { toTfDataset } from "../../tfjs.ts";
 import { batchesFromResponse } from "../../wire.ts";
-import { classifier, timed, toTensors, type Waits } from "../_model.ts";
+import { classifier, timed, type Waits } from "../_model.ts";
 import type { ImageBatch } from "../image_dataset.ts";
+import { drawChart, smooth } from "./chart.ts";
 
 /** One trained epoch, as the page saw it. */
 interface EpochRecord {
@@ -27,8 +28,14 @@ interface EpochRecord {
   expected: number;
   /** Batches the page received. */
   received: number;
+  /** The epoch's mean training loss and accuracy, once it has ended. */
   loss?: number;
   accuracy?: number;
+  /** Loss and accuracy on the held-out images (`/test`) after the epoch. */
+  heldOutLoss?: number;
+  heldOutAccuracy?: number;
+  /** Set once the epoch and its evaluation have ended. */
+  finished?: boolean;
 }
 
 /** Everything the page shows. */
@@ -39,11 +46,23 @@ interface Demo {
   batches: number;
   /** Time the page waited for its responses and their batches, pauses left out. */
   waitedMs: number;
+  /** The training loss of each batch, and its moving average (see `SMOOTHING` in chart.ts). */
+  losses: number[];
+  smoothedLosses: number[];
+  /** The held-out accuracy after the last finished epoch. */
   heldOutAccuracy?: number;
   error?: string;
 }
 
-const demo: Demo = { state: "loading", backend: "", epochs: [], batches: 0, waitedMs: 0 };
+const demo: Demo = {
+  state: "loading",
+  backend: "",
+  epochs: [],
+  batches: 0,
+  waitedMs: 0,
+  losses: [],
+  smoothedLosses: [],
+};
 Object.assign(globalThis, { demo });
 
 /** The page's element for `selector`. */
@@ -91,7 +110,13 @@ function watched(stream: ReadableStream<ImageBatch>, record: EpochRecord) {
       await gate.pass();
       const { done, value } = await reader.read();
       if (done) {
+        // The epoch's batches are trained: fitDataset now evaluates the
+        // held-out images (its validationData), until onEpochEnd.
+        demo.state = "evaluating";
+        evaluatingSince = performance.now();
+        if (record.epoch === epochs - 1) pauseButton.disabled = true;
         controller.close();
+        render();
         return;
       }
       record.received++;
@@ -110,11 +135,14 @@ async function fetchOk(url: string, signal?: AbortSignal): Promise<Response> {
   return response;
 }
 
-const losses: number[] = [];
-const accuracies: number[] = [];
+/** The training accuracy of the last batch. */
+let accuracy = NaN;
 const waits: Waits = { ms: 0 };
 let epochs = 5;
 let startedAt = 0;
+/** Time spent evaluating, left out of batches/s as pauses are. */
+let evaluatingMs = 0;
+let evaluatingSince = 0;
 let drawing = false;
 
 /** Redraws the figures and the chart, at most once a frame. */
@@ -133,35 +161,34 @@ function render(): void {
       ? `${demo.batches} (this epoch ${current.received} of ${current.expected})`
       : "0";
     if (startedAt) {
-      const seconds = (performance.now() - startedAt - gate.pausedMs) / 1000;
+      const seconds = (performance.now() - startedAt - gate.pausedMs - evaluatingMs) / 1000;
       $("#rate").textContent = (demo.batches / seconds).toFixed(1);
       $("#waited").textContent = `${(waits.ms / 1000).toFixed(2)} s`;
     }
-    const last = losses.length - 1;
-    if (last >= 0) {
-      $("#metrics").textContent = `${losses[last]!.toFixed(3)}, ${accuracies[last]!.toFixed(3)}`;
-    }
-    if (demo.heldOutAccuracy !== undefined) {
-      $("#held-out").textContent = `${(demo.heldOutAccuracy * 100).toFixed(1)}%`;
-    }
-    plot();
+    const loss = demo.losses.at(-1);
+    $("#metrics").textContent = loss === undefined
+      ? "–"
+      : `${loss.toFixed(3)}, ${accuracy.toFixed(3)}`;
+    const finished = demo.epochs.filter((epoch) => epoch.finished);
+    $("#held-out").textContent = demo.heldOutAccuracy === undefined
+      ? "–"
+      : `${(demo.heldOutAccuracy * 100).toFixed(1)}% after epoch ${finished.length}`;
+    plot(finished);
   });
 }
 
-/** Loss (scaled to its largest value) and accuracy per batch, as polylines. */
-function plot(): void {
-  const total = Math.max(1, epochs * (demo.epochs[0]?.expected ?? 1));
-  const x = (i: number) => ((i + 0.5) / total * 600).toFixed(1);
-  const y = (value: number) => (230 - Math.min(Math.max(value, 0), 1) * 190).toFixed(1);
-  const top = losses.reduce((a, b) => Math.max(a, b), 0) || 1;
-  $("polyline.loss").setAttribute(
-    "points",
-    losses.map((loss, i) => `${x(i)},${y(loss / top)}`).join(" "),
-  );
-  $("polyline.accuracy").setAttribute(
-    "points",
-    accuracies.map((accuracy, i) => `${x(i)},${y(accuracy)}`).join(" "),
-  );
+/** The chart: the loss per batch, raw and smoothed, and the finished epochs. */
+function plot(finished: EpochRecord[]): void {
+  let endBatch = 0;
+  drawChart($<SVGSVGElement>("#chart"), {
+    losses: demo.losses,
+    smoothed: demo.smoothedLosses,
+    totalBatches: epochs * (demo.epochs[0]?.expected ?? 0),
+    epochs: finished.map((epoch) => ({
+      endBatch: endBatch += epoch.received,
+      heldOutAccuracy: epoch.heldOutAccuracy,
+    })),
+  });
 }
 
 /** Shows an error; Train is offered again once no training runs. */
@@ -175,14 +202,21 @@ function fail(error: unknown): void {
 addEventListener("error", (event) => fail(event.error ?? event.message));
 addEventListener("unhandledrejection", (event) => fail(event.reason));
 
-/** Trains a new model for `epochs` epochs, then evaluates it on held-out batches. */
+/** Trains a new model for `epochs` epochs, evaluating it on held-out batches after each. */
 async function train(size: number, classes: number): Promise<void> {
-  Object.assign(demo, { state: "training", epochs: [], batches: 0 });
+  Object.assign(demo, {
+    state: "training",
+    epochs: [],
+    batches: 0,
+    losses: [],
+    smoothedLosses: [],
+  });
   delete demo.error;
   delete demo.heldOutAccuracy;
-  losses.length = accuracies.length = 0;
+  accuracy = NaN;
   waits.ms = 0;
   gate.pausedMs = 0;
+  evaluatingMs = 0;
   $("#error").textContent = "";
   startedAt = performance.now();
   const model = classifier(size, classes);
@@ -195,38 +229,42 @@ async function train(size: number, classes: number): Promise<void> {
       const response = await fetchOk(url, signal);
       record.expected = Number(response.headers.get("x-pydataset-batches"));
       demo.epochs.push(record);
-      return batchesFromResponse(response) as ReadableStream<ImageBatch>;
+      return batchesFromResponse<ImageBatch>(response);
     }, waits);
     // The gate is outside the timer: a pause is not time spent waiting.
-    const data = toTfDataset(
-      async (options) => watched(await open(options), demo.epochs.at(-1)!),
-      { toTensors },
+    const data = toTfDataset(async (options) => watched(await open(options), demo.epochs.at(-1)!));
+    // The held-out images, read anew after each epoch.
+    const heldOut = toTfDataset(
+      async ({ signal }) => batchesFromResponse<ImageBatch>(await fetchOk("/test", signal)),
     );
     await model.fitDataset(data, {
       epochs,
+      validationData: heldOut,
       callbacks: {
         onBatchEnd: (_batch, logs) => {
-          losses.push(logs?.loss ?? NaN);
-          accuracies.push(logs?.acc ?? NaN);
+          const loss = logs?.loss ?? NaN;
+          demo.smoothedLosses.push(smooth(demo.smoothedLosses.at(-1), loss));
+          demo.losses.push(loss);
+          accuracy = logs?.acc ?? NaN;
           render();
         },
-        onEpochEnd: (_epoch, logs) => {
-          Object.assign(demo.epochs.at(-1)!, { loss: logs?.loss, accuracy: logs?.acc });
+        onEpochEnd: (epoch, logs) => {
+          Object.assign(demo.epochs.at(-1)!, {
+            loss: logs?.loss,
+            accuracy: logs?.acc,
+            heldOutLoss: logs?.val_loss,
+            heldOutAccuracy: logs?.val_acc,
+            finished: true,
+          });
+          demo.heldOutAccuracy = logs?.val_acc;
+          evaluatingMs += performance.now() - evaluatingSince;
+          if (epoch < epochs - 1) demo.state = gate.closed ? "paused" : "training";
+          render();
         },
       },
     });
     setPaused(false);
     pauseButton.disabled = true;
-    demo.state = "evaluating";
-    render();
-    const heldOut = toTfDataset(
-      async ({ signal }) =>
-        batchesFromResponse(await fetchOk("/test", signal)) as ReadableStream<ImageBatch>,
-      { toTensors },
-    );
-    const [loss, accuracy] = await model.evaluateDataset(heldOut, {}) as tf.Scalar[];
-    demo.heldOutAccuracy = (await accuracy!.data())[0];
-    tf.dispose([loss!, accuracy!]);
     demo.state = "done";
     render();
   } finally {
