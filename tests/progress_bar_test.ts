@@ -13,31 +13,10 @@ import {
   useBackend,
 } from "../tfjs.ts";
 import { type BlobBatch, Blobs } from "./fixtures/blobs.ts";
+import { tinyModel } from "./fixtures/tiny_model.ts";
 import { delay } from "./_helpers.ts";
 
 await useBackend("cpu");
-
-/** The same seeded 2 → 4 → 1 classifier as tests/tfjs_test.ts. */
-function tinyModel(): tf.Sequential {
-  const seeded = (seed: number) => tf.initializers.glorotUniform({ seed });
-  const model = tf.sequential({
-    layers: [
-      tf.layers.dense({
-        inputShape: [2],
-        units: 4,
-        activation: "relu",
-        kernelInitializer: seeded(1),
-      }),
-      tf.layers.dense({ units: 1, activation: "sigmoid", kernelInitializer: seeded(2) }),
-    ],
-  });
-  model.compile({
-    optimizer: tf.train.adam(0.05),
-    loss: "binaryCrossentropy",
-    metrics: ["accuracy"],
-  });
-  return model;
-}
 
 /** The batches of Blobs, which take 40 ms each in the epochs listed in `slow`. */
 class SlowBlobs extends PyDataset<BlobBatch> {

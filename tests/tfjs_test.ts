@@ -3,33 +3,8 @@ import assert from "node:assert/strict";
 import { BatchError, ndarray } from "../mod.ts";
 import { batchToTensors, toTfDataset } from "../tfjs.ts";
 import { Blobs } from "./fixtures/blobs.ts";
+import { tinyModel } from "./fixtures/tiny_model.ts";
 import { within } from "./_helpers.ts";
-
-/**
- * A tiny dense classifier for Blobs: 2 inputs → 4 → 1. Its weights start from
- * a fixed seed: with random ones, all four ReLUs can start dead and the model
- * never learns (seen in CI as accuracy 0.5 in every epoch).
- */
-function tinyModel(): tf.Sequential {
-  const seeded = (seed: number) => tf.initializers.glorotUniform({ seed });
-  const model = tf.sequential({
-    layers: [
-      tf.layers.dense({
-        inputShape: [2],
-        units: 4,
-        activation: "relu",
-        kernelInitializer: seeded(1),
-      }),
-      tf.layers.dense({ units: 1, activation: "sigmoid", kernelInitializer: seeded(2) }),
-    ],
-  });
-  model.compile({
-    optimizer: tf.train.adam(0.05),
-    loss: "binaryCrossentropy",
-    metrics: ["accuracy"],
-  });
-  return model;
-}
 
 const MODES = [
   { name: "main thread", options: { workers: 2 } },
