@@ -2,7 +2,7 @@
 // a batch fetched twice, value by value.
 
 import { show } from "../_describe.ts";
-import { isWireNDArray } from "../_arrays.ts";
+import { isWireNDArray, shapeProblem } from "../_arrays.ts";
 import { aDtype, partName, partsOf } from "./_batch_parts.ts";
 
 /**
@@ -55,7 +55,7 @@ function arrayDifference(
   const x = a as unknown as ArrayLike<unknown>;
   const y = b as unknown as ArrayLike<unknown>;
   if (x.length !== y.length) return `${name} has ${x.length} values, then ${y.length}`;
-  const dims = shape && shape.reduce((n, d) => n * d, 1) === x.length ? shape : [x.length];
+  const dims = shape && shapeProblem(x.length, shape) === undefined ? shape : [x.length];
   for (let i = 0; i < x.length; i++) {
     if (!Object.is(x[i], y[i])) {
       const at = dims.length === 0 ? "" : ` at ${JSON.stringify(indexIn(dims, i))}`;
