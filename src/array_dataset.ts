@@ -123,7 +123,7 @@ export class ArrayDataset<B extends NDArray[] = NDArray[]> extends PyDataset<B> 
     const end = Math.min(start + this.batchSize, this.samples);
     if (!this.shuffleSamples) {
       return this.parts.map(({ data, shape }): NDArray => {
-        const stride = data.length / (shape[0] || 1);
+        const stride = sampleLength({ data, shape });
         return {
           data: data.subarray(start * stride, end * stride),
           shape: [end - start, ...shape.slice(1)],
@@ -142,7 +142,7 @@ export class ArrayDataset<B extends NDArray[] = NDArray[]> extends PyDataset<B> 
 
 /** The samples `picked` of `part`, in that order, into an array from `allocate`. */
 function gather({ data, shape }: NDArray, picked: number[], info: BatchInfo): NDArray {
-  const stride = data.length / (shape[0] || 1);
+  const stride = sampleLength({ data, shape });
   const type = data.constructor as TypedArrayConstructor;
   const out = info.allocate(type, picked.length * stride);
   picked.forEach((sample, k) => {
@@ -150,6 +150,11 @@ function gather({ data, shape }: NDArray, picked: number[], info: BatchInfo): ND
     else out.set(data.subarray(sample * stride, (sample + 1) * stride), k * stride);
   });
   return { data: out, shape: [picked.length, ...shape.slice(1)] };
+}
+
+/** How many values one sample of `part` holds. */
+function sampleLength({ data, shape }: NDArray): number {
+  return data.length / (shape[0] || 1);
 }
 
 function checkOptions(options: ArrayDatasetOptions): ArrayDatasetOptions {
