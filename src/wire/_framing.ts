@@ -38,6 +38,22 @@ export function headerBytes(header: Record<string, unknown>): Uint8Array {
 }
 
 /**
+ * The decoder's header limit.
+ *
+ * @throws {RangeError} `maxHeaderBytes` is not a positive integer.
+ */
+export function maxHeaderBytesOf({ maxHeaderBytes = 100_000_000 }: {
+  maxHeaderBytes?: number;
+}): number {
+  if (!(Number.isSafeInteger(maxHeaderBytes) && maxHeaderBytes > 0)) {
+    throw new RangeError(
+      `Cannot decode batches as maxHeaderBytes must be a positive integer: current value is ${maxHeaderBytes}`,
+    );
+  }
+  return maxHeaderBytes;
+}
+
+/**
  * The header length a document announces, as a number.
  *
  * @throws {RangeError} It is over `maxHeaderBytes`.
@@ -49,6 +65,17 @@ export function headerLength(announced: bigint, maxHeaderBytes: number, document
     );
   }
   return Number(announced);
+}
+
+/**
+ * The error of a stream that ended within document `document`, `left` bytes
+ * into the part due: the data of `header`, or (undefined) a header.
+ */
+export function endedWithin(document: number, left: number, header: Header | undefined): TypeError {
+  const expected = header ? `${header.dataLength} bytes of data were` : "a header was";
+  return new TypeError(
+    `Cannot decode batch ${document} as the stream ended within it: ${left} bytes left where ${expected} due`,
+  );
 }
 
 /**

@@ -7,6 +7,8 @@
 
 import { decodeBatches, type DecodeBatchesOptions } from "./decode_batches.ts";
 import { encodeBatch, encodeError } from "./_encode.ts";
+import { maxHeaderBytesOf } from "./_framing.ts";
+import { readDocuments } from "./_read_documents.ts";
 import type { Batch } from "./types.ts";
 
 /**
@@ -88,6 +90,11 @@ function encodedBody(batches: ReadableStream<Batch>): ReadableStream<Uint8Array>
  * pairs. `B` is the caller's claim, not checked against what arrives; it
  * defaults to {@linkcode Batch}, everything a batch can be.
  *
+ * A body that is a byte stream (what `fetch` gives) is read with a BYOB
+ * reader, each batch straight into buffers of its own, so that no tensor is
+ * copied a second time out of the chunks it arrived in; any other body goes
+ * through {@linkcode decodeBatches}. Both give the same batches and errors.
+ *
  * @typeParam B The type of one batch, as the server sent it.
  * @param response A response from {@linkcode batchResponse}, e.g. `await fetch(url)`.
  * @param options The header limit.
@@ -158,5 +165,6 @@ export function batchesFromResponse<B = Batch>(
       `Cannot read batches from ${response.url || "the response"} as it has no body`,
     );
   }
-  return response.body.pipeThrough(decodeBatches<B>(options));
+  return readDocuments<B>(response.body, maxHeaderBytesOf(options)) ??
+    response.body.pipeThrough(decodeBatches<B>(options));
 }

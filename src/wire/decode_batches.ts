@@ -5,7 +5,14 @@
  */
 
 import { Bytes } from "./_byte_queue.ts";
-import { type Header, headerLength, parseHeader, tensorsOf } from "./_framing.ts";
+import {
+  endedWithin,
+  type Header,
+  headerLength,
+  maxHeaderBytesOf,
+  parseHeader,
+  tensorsOf,
+} from "./_framing.ts";
 import { rebuildBatch } from "./_structure.ts";
 import type { Batch } from "./types.ts";
 
@@ -98,13 +105,7 @@ export interface DecodeBatchesOptions {
 export function decodeBatches<B = Batch>(
   options: DecodeBatchesOptions = {},
 ): ReadableWritablePair<B, Uint8Array> {
-  const { maxHeaderBytes = 100_000_000 } = options;
-  if (!(Number.isSafeInteger(maxHeaderBytes) && maxHeaderBytes > 0)) {
-    throw new RangeError(
-      `Cannot decode batches as maxHeaderBytes must be a positive integer: current value is ${maxHeaderBytes}`,
-    );
-  }
-  const reader = new DocumentReader(maxHeaderBytes);
+  const reader = new DocumentReader(maxHeaderBytesOf(options));
   const decoder = new TransformStream<Uint8Array, Batch | Failure>({
     transform(chunk, controller) {
       const step = () => reader.read(chunk, (batch) => controller.enqueue(batch));
@@ -163,12 +164,7 @@ class DocumentReader {
   finish(): void {
     const header = this.#header;
     if (header || this.#input.length > 0) {
-      const expected = header ? `${header.dataLength} bytes of data` : "a header";
-      throw new TypeError(
-        `Cannot decode batch ${this.#documents} as the stream ended within it: ${this.#input.length} bytes left where ${expected} ${
-          header ? "were" : "was"
-        } due`,
-      );
+      throw endedWithin(this.#documents, this.#input.length, header);
     }
   }
 }
