@@ -50,7 +50,8 @@ export const MEDIA_TYPE = "application/vnd.pydataset.safetensors-stream";
  * ```ts ignore
  * import { batchResponse } from "@pydataset/pydataset/wire";
  *
- * Deno.serve((request) => batchResponse(dataset.epoch({ signal: request.signal })));
+ * // A client that goes away cancels the body, and with it the epoch.
+ * Deno.serve(() => batchResponse(dataset.epoch()));
  * ```
  */
 export function batchResponse(batches: ReadableStream<Batch>, init: ResponseInit = {}): Response {
@@ -61,23 +62,33 @@ export function batchResponse(batches: ReadableStream<Batch>, init: ResponseInit
 
 /**
  * The batches as documents, pulled one at a time as the body is sent. A
- * source that fails ends the body with a document that carries the error
- * (HTTP itself cannot say why a body stops), which the reader raises.
+ * source that fails, or a batch that cannot be encoded, ends the body with
+ * a document that carries the error (HTTP itself cannot say why a body
+ * stops), which the reader raises.
  */
 function encodedBody(batches: ReadableStream<Batch>): ReadableStream<Uint8Array> {
   const reader = batches.getReader();
+  const end = (controller: ReadableStreamDefaultController<Uint8Array>, error: unknown) => {
+    controller.enqueue(encodeError(error));
+    controller.close();
+  };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       let result;
       try {
         result = await reader.read();
       } catch (error) {
-        controller.enqueue(encodeError(error));
-        controller.close();
-        return;
+        return end(controller, error);
       }
-      if (result.done) controller.close();
-      else for (const chunk of encodeBatch(result.value)) controller.enqueue(chunk);
+      if (result.done) return controller.close();
+      let chunks;
+      try {
+        chunks = encodeBatch(result.value);
+      } catch (error) {
+        reader.cancel(error).catch(() => {});
+        return end(controller, error);
+      }
+      for (const chunk of chunks) controller.enqueue(chunk);
     },
     cancel: (reason) => reader.cancel(reason),
   }, { highWaterMark: 0 });
