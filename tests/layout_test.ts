@@ -17,7 +17,7 @@ import assert from "node:assert/strict";
 const ROOT = new URL("../", import.meta.url);
 
 /** The entry points, each read alone: docs and `export * from "./src/…";` only. */
-const ENTRY_POINTS = ["mod.ts", "tfjs.ts", "wire.ts", "testing.ts"];
+const ENTRY_POINTS = ["mod.ts", "tfjs.ts", "wire.ts", "testing.ts", "remote.ts"];
 
 /** Public files that hold types (and the one error class) and never import the engine. */
 const PUBLIC_TYPE_FILES = [

@@ -7,7 +7,7 @@ const ALLOWED =
   /^error\[private-type-ref\]: public type '[^']+' references private type '(Tensor|Dataset)'$/;
 
 const { code, stderr, stdout } = await new Deno.Command(Deno.execPath(), {
-  args: ["doc", "--lint", "mod.ts", "tfjs.ts", "wire.ts", "testing.ts"],
+  args: ["doc", "--lint", "mod.ts", "tfjs.ts", "wire.ts", "testing.ts", "remote.ts"],
   env: { NO_COLOR: "1" },
 }).output();
 const output = new TextDecoder().decode(stderr) + new TextDecoder().decode(stdout);
@@ -19,5 +19,5 @@ if (unexpected.length > 0 || (code !== 0 && errors.length === 0)) {
   Deno.exit(1);
 }
 console.log(
-  `deno doc --lint mod.ts tfjs.ts wire.ts testing.ts: clean (${errors.length} references to tfjs's own Tensor and Dataset types allowed)`,
+  `deno doc --lint mod.ts tfjs.ts wire.ts testing.ts remote.ts: clean (${errors.length} references to tfjs's own Tensor and Dataset types allowed)`,
 );
