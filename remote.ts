@@ -33,3 +33,4 @@
  */
 
 export * from "./src/remote/serve_dataset.ts";
+export * from "./src/remote/remote_dataset.ts";

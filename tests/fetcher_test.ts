@@ -10,31 +10,58 @@ import { Recycler } from "../src/fetch/_recycler.ts";
 import { BatchPolicy } from "../src/fetch/_policy.ts";
 import { resolveEpochOptions } from "../src/_validate.ts";
 import { openEpoch } from "../src/epoch/_open_epoch.ts";
+import { HttpFetcher } from "../src/fetch/http/_http_fetcher.ts";
+import { Hosts } from "../src/fetch/http/_hosts.ts";
 import { ThreadFetcher } from "../src/fetch/_thread_fetcher.ts";
 import { WorkerPool } from "../src/fetch/worker/_pool.ts";
+import { batchesFromResponse, batchResponse } from "../wire.ts";
 import { capturingErrors, delay, waitFor, within } from "./_helpers.ts";
 import { type Behaviour, FetcherProbe } from "./fixtures/fetcher_probe.ts";
 
 const module = new URL("./fixtures/fetcher_probe.ts", import.meta.url).href;
 
+/** A fetcher of a kind, and what it needs stopped once the case is over (its hosts). */
+interface Made {
+  fetcher: Fetcher<Int32Array>;
+  stop(): Promise<void>;
+}
+
 interface Kind {
   name: string;
-  make(probe: FetcherProbe, count: number): Fetcher<Int32Array>;
+  make(probe: FetcherProbe, count: number): Made;
   /** Whether `abandon` stops a running job (else it runs to its end). */
   abandonStops: boolean;
+  /**
+   * Whether what runs a job can be lost (a worker, a slot), reported as a
+   * `FetcherLost`; a lost host is a failure like any other, for `retries`.
+   */
+  losesFetchers: boolean;
+  /** What the BatchError of the probe's failing batch 1 says after its name, and its cause's class. */
+  failure: { detail: RegExp; cause: ErrorConstructor };
 }
+
+/** The probe's own failure, as a local fetcher reports it. */
+const LOCAL_FAILURE = { detail: /^bad record in batch 1/, cause: SyntaxError };
 
 const KINDS: Kind[] = [
   {
     name: "main thread",
-    make: (probe, count) =>
-      new ThreadFetcher(count, (index, info) => probe.getItem(index, info), new Recycler(4)),
+    make: (probe, count) => ({
+      fetcher: new ThreadFetcher(
+        count,
+        (index, info) => probe.getItem(index, info),
+        new Recycler(4),
+      ),
+      stop: () => Promise.resolve(),
+    }),
     abandonStops: false,
+    losesFetchers: true,
+    failure: LOCAL_FAILURE,
   },
   {
     name: "worker pool",
-    make: (_probe, count) =>
-      new WorkerPool({
+    make: (_probe, count) => ({
+      fetcher: new WorkerPool({
         module,
         name: "FetcherProbe",
         size: count,
@@ -43,13 +70,77 @@ const KINDS: Kind[] = [
         settings: { workers: count, useMultiprocessing: true, module },
         buffers: new Recycler(4),
       }) as Fetcher<Int32Array>,
+      stop: () => Promise.resolve(),
+    }),
     abandonStops: true,
+    losesFetchers: true,
+    failure: LOCAL_FAILURE,
+  },
+  {
+    name: "data hosts",
+    make: (probe, count) => {
+      const servers = [probeHost(probe), probeHost(probe)];
+      const urls = servers.map((server) => new URL(`http://127.0.0.1:${server.addr.port}/`));
+      return {
+        fetcher: new HttpFetcher({
+          hosts: new Hosts(urls, 5_000),
+          count,
+          headers: new Headers(),
+          read: (response) => batchesFromResponse<Int32Array>(response),
+        }),
+        stop: async () => {
+          await within(Promise.all(servers.map((server) => server.shutdown())));
+        },
+      };
+    },
+    abandonStops: true,
+    losesFetchers: false,
+    failure: {
+      detail: /^http:\/\/127\.0\.0\.1:\d+ answered 500: SyntaxError: bad record in batch 1$/,
+      cause: Error,
+    },
   },
 ];
 
-/** Each fetcher's info, as an epoch numbered 4 gives it (the same batch seed for all). */
+/**
+ * What the in-test hosts of the "data hosts" kind take fetcher `id`'s
+ * `epochSeed` to be, less `id`: a host learns from it which fetcher asked
+ * (the probe records that), as the request names no fetcher.
+ */
+const SLOTS = 30;
+
+/**
+ * A data host on loopback that answers `/batch` as the contract says, from
+ * `probe` (in this process, so that it records the starts) as fetcher
+ * `seed - SLOTS` would run it; it lets go of a request its client dropped.
+ */
+function probeHost(probe: FetcherProbe): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    const query = new URL(request.url).searchParams;
+    const [index, epoch, seed] = ["index", "epoch", "seed"].map((key) => Number(query.get(key)));
+    const facts = { ...info(seed! - SLOTS), epoch: epoch! };
+    const dropped = Promise.withResolvers<never>();
+    const onAbort = () => dropped.reject(request.signal.reason);
+    request.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const batch = await Promise.race([probe.getItem(index!, facts), dropped.promise]);
+      const headers = { "x-pydataset-index": String(index) };
+      return batchResponse(ReadableStream.from([batch]), { headers });
+    } catch (error) {
+      const { name, message } = error as Error;
+      return Response.json({ name, message, index }, { status: 500 });
+    } finally {
+      request.signal.removeEventListener("abort", onAbort);
+    }
+  });
+}
+
+/**
+ * Each fetcher's info, as an epoch numbered 4 gives it (the same batch seed
+ * for all; `epochSeed` differs by fetcher only for the in-test hosts).
+ */
 function info(id: number): BatchFacts {
-  return { id, count: 2, seed: 1, epoch: 4, epochSeed: 3, batchSeed: 9, attempt: 0 };
+  return { id, count: 2, seed: 1, epoch: 4, epochSeed: SLOTS + id, batchSeed: 9, attempt: 0 };
 }
 
 /** The policy's options: no timeout, no retries (a case sets its own). */
@@ -88,19 +179,21 @@ function run(
   return promise;
 }
 
-/** A fetcher begun on a fresh probe, closed when the case is done. */
+/** A fetcher begun on a fresh probe, closed (its hosts stopped) when the case is done. */
 async function begun(kind: Kind, count: number, plan: Record<number, Behaviour> = {}) {
   const probe = new FetcherProbe(plan);
-  const fetcher = kind.make(probe, count);
+  const { fetcher, stop } = kind.make(probe, count);
   const infos = Array.from({ length: count }, (_, id) => info(id));
   const state = { ...probe } as Record<string, unknown>;
   await within(fetcher.begin({ epoch: 4, infos, state }, new AbortController().signal));
   return {
     probe,
     fetcher,
-    [Symbol.dispose]: () => {
+    [Symbol.asyncDispose]: async () => {
       probe.open();
       fetcher.close(new Error("the case is over"));
+      await stop();
+      await delay(10); // a "wait" batch a host let go of polls its gate every 2 ms: it sees it open
     },
   };
 }
@@ -112,7 +205,7 @@ function outcome<T>(promise: Promise<T>) {
 
 for (const kind of KINDS) {
   Deno.test(`Fetcher (${kind.name}) runs each fetcher's jobs in the order given, one at a time each`, async () => {
-    using setup = await begun(kind, 2);
+    await using setup = await begun(kind, 2);
     const jobs = Array.from(
       { length: 8 },
       (_, index) => run(setup.fetcher, index, index % 2),
@@ -127,7 +220,7 @@ for (const kind of KINDS) {
   });
 
   Deno.test(`Fetcher (${kind.name}) runs a job for any fetcher on a free one, never more than count at once`, async () => {
-    using setup = await begun(kind, 2, { 0: "wait" });
+    await using setup = await begun(kind, 2, { 0: "wait" });
     const first = run(setup.fetcher, 0, undefined);
     const rest = Array.from({ length: 5 }, (_, i) => run(setup.fetcher, i + 1, undefined));
     // With batch 0 waiting, the other fetcher runs all the rest.
@@ -139,7 +232,7 @@ for (const kind of KINDS) {
   });
 
   Deno.test(`Fetcher (${kind.name}) withdraws the queued jobs after a position, and only those`, async () => {
-    using setup = await begun(kind, 1, { 0: "wait" });
+    await using setup = await begun(kind, 1, { 0: "wait" });
     const jobs = [0, 1, 2, 3].map((index) => outcome(run(setup.fetcher, index, 0)));
     await within(waitFor(() => setup.probe.starts().length === 1));
     const reason = new Error("withdrawn");
@@ -155,7 +248,7 @@ for (const kind of KINDS) {
 
   Deno.test(`Fetcher (${kind.name}) withdraws a fetcher's next job while the one before runs: it never starts`, async () => {
     // A worker holds its next job, sent ahead: withdrawn, it must not start it.
-    using setup = await begun(kind, 1, { 0: "wait" });
+    await using setup = await begun(kind, 1, { 0: "wait" });
     const jobs = [0, 1, 2].map((index) => outcome(run(setup.fetcher, index, 0)));
     await within(waitFor(() => setup.probe.starts().length === 1));
     const reason = new Error("withdrawn");
@@ -172,7 +265,7 @@ for (const kind of KINDS) {
   Deno.test(`Fetcher (${kind.name}) reports a failure before it starts that fetcher's next job`, async () => {
     // The report withdraws the later jobs at once, as a failed epoch does:
     // none may have started, though a worker holds its next one already.
-    using setup = await begun(kind, 1, { 0: "fail" });
+    await using setup = await begun(kind, 1, { 0: "fail" });
     const reason = new Error("withdrawn");
     const failed = Promise.withResolvers<unknown>();
     setup.fetcher.fetch({
@@ -200,7 +293,7 @@ for (const kind of KINDS) {
   });
 
   Deno.test(`Fetcher (${kind.name}) drops a job whose signal aborts, and frees its fetcher`, async () => {
-    using setup = await begun(kind, 1, { 0: "wait" });
+    await using setup = await begun(kind, 1, { 0: "wait" });
     const running = new AbortController();
     const queued = new AbortController();
     const first = outcome(run(setup.fetcher, 0, 0, running.signal));
@@ -216,7 +309,7 @@ for (const kind of KINDS) {
   });
 
   Deno.test(`Fetcher (${kind.name}) abandons running jobs ${kind.abandonStops ? "by stopping them" : "to run to their end"}`, async () => {
-    using setup = await begun(kind, 1, { 0: "wait" });
+    await using setup = await begun(kind, 1, { 0: "wait" });
     const running = outcome(run(setup.fetcher, 0, 0));
     await within(waitFor(() => setup.probe.starts().length === 1));
     const reason = new Error("the epoch failed");
@@ -232,7 +325,7 @@ for (const kind of KINDS) {
   });
 
   Deno.test(`Fetcher (${kind.name}) close rejects queued and running jobs`, async () => {
-    using setup = await begun(kind, 1, { 0: "hang" });
+    await using setup = await begun(kind, 1, { 0: "hang" });
     const jobs = [0, 1].map((index) => outcome(run(setup.fetcher, index, 0)));
     await within(waitFor(() => setup.probe.starts().length === 1));
     const reason = new Error("closed");
@@ -244,7 +337,7 @@ for (const kind of KINDS) {
   });
 
   Deno.test(`Fetcher (${kind.name}) under the policy: a batch past the timeout fails, and its fetcher goes on`, async () => {
-    using setup = await begun(kind, 1, { 0: "hang" });
+    await using setup = await begun(kind, 1, { 0: "hang" });
     const policy = new BatchPolicy(setup.fetcher, { ...POLICY, timeout: 300 });
     const request = (index: number) => ({ index, position: index, fetcher: 0, begun: () => {} });
     const failed = await within(outcome(policy.fetch(request(0), info))) as { error: unknown };
@@ -255,8 +348,12 @@ for (const kind of KINDS) {
     assert.equal((await within(policy.fetch(request(1), info)))[0], 1);
   });
 
-  Deno.test(`Fetcher (${kind.name}) under the policy: a lost batch is retried once, on its fetcher, before its other jobs`, async () => {
-    using setup = await begun(kind, 1, { 0: "lose" });
+  Deno.test({
+    name:
+      `Fetcher (${kind.name}) under the policy: a lost batch is retried once, on its fetcher, before its other jobs`,
+    ignore: !kind.losesFetchers,
+  }, async () => {
+    await using setup = await begun(kind, 1, { 0: "lose" });
     const policy = new BatchPolicy(setup.fetcher, POLICY);
     const request = (index: number) => ({ index, position: index, fetcher: 0, begun: () => {} });
     const { result, printed } = await capturingErrors(() =>
@@ -268,8 +365,11 @@ for (const kind of KINDS) {
     assert.match(String(printed[0]![0]), /while fetching batch 0; retrying the batch on a new/);
   });
 
-  Deno.test(`Fetcher (${kind.name}) under the policy: a batch lost twice fails, naming it`, async () => {
-    using setup = await begun(kind, 1, { 0: "loseAlways" });
+  Deno.test({
+    name: `Fetcher (${kind.name}) under the policy: a batch lost twice fails, naming it`,
+    ignore: !kind.losesFetchers,
+  }, async () => {
+    await using setup = await begun(kind, 1, { 0: "loseAlways" });
     const policy = new BatchPolicy(setup.fetcher, POLICY);
     const request = { index: 0, position: 0, fetcher: 0, begun: () => {} };
     const { result } = await capturingErrors(() => within(outcome(policy.fetch(request, info))));
@@ -283,7 +383,7 @@ for (const kind of KINDS) {
   });
 
   Deno.test(`Fetcher (${kind.name}) once closed refuses to begin or fetch, and starts nothing`, async () => {
-    using setup = await begun(kind, 1);
+    await using setup = await begun(kind, 1);
     const reason = new Error("closed");
     setup.fetcher.close(reason);
     const context = { epoch: 4, infos: [info(0)], state: { ...setup.probe } };
@@ -298,22 +398,21 @@ for (const kind of KINDS) {
   });
 
   Deno.test(`Fetcher (${kind.name}) under the policy: a failing batch is a BatchError with its error as cause`, async () => {
-    using setup = await begun(kind, 1, { 1: "fail" });
+    await using setup = await begun(kind, 1, { 1: "fail" });
     const policy = new BatchPolicy(setup.fetcher, POLICY);
     const request = (index: number) => ({ index, position: index, fetcher: 0, begun: () => {} });
     const failed = await within(outcome(policy.fetch(request(1), info))) as { error: unknown };
     assert.ok(failed.error instanceof BatchError);
     assert.equal(failed.error.index, 1);
-    assert.ok(failed.error.cause instanceof SyntaxError);
-    assert.match(
-      failed.error.message,
-      /^Cannot get batch 1 of FetcherProbe: bad record in batch 1/,
-    );
+    assert.ok(failed.error.cause instanceof kind.failure.cause);
+    const prefix = "Cannot get batch 1 of FetcherProbe: ";
+    assert.ok(failed.error.message.startsWith(prefix), failed.error.message);
+    assert.match(failed.error.message.slice(prefix.length), kind.failure.detail);
     assert.equal(setup.probe.starts().length, 1, "a failure is not retried");
   });
 
   Deno.test(`Fetcher (${kind.name}) under the policy: the timeout counts from a batch's start, not its wait in the queue`, async () => {
-    using setup = await begun(kind, 1, { 0: "wait" });
+    await using setup = await begun(kind, 1, { 0: "wait" });
     const policy = new BatchPolicy(setup.fetcher, { ...POLICY, timeout: 400 });
     const request = (index: number) => ({ index, position: index, fetcher: 0, begun: () => {} });
     const first = policy.fetch(request(0), info);
@@ -327,7 +426,7 @@ for (const kind of KINDS) {
   Deno.test(`Fetcher (${kind.name}) under an epoch stream: fetches at most maxQueueSize + count ahead, and nothing after a cancel`, async () => {
     // Batches 6 and 7 wait: at the cancel, later ones are queued in the fetcher.
     const probe = new FetcherProbe({ 6: "wait", 7: "wait" });
-    const fetcher = kind.make(probe, 2);
+    const { fetcher, stop } = kind.make(probe, 2);
     const closing = new AbortController();
     const released = Promise.withResolvers<void>();
     const { stream } = openEpoch({
@@ -368,12 +467,13 @@ for (const kind of KINDS) {
     } finally {
       closing.abort(new Error("the case is over"));
       fetcher.close(new Error("the case is over"));
+      await stop();
     }
   });
 }
 
 Deno.test("Fetcher (worker pool) sends a worker its next job ahead: it starts with no round trip to the main thread", async () => {
-  using setup = await begun(KINDS[1]!, 1, { 0: "wait" });
+  await using setup = await begun(KINDS[1]!, 1, { 0: "wait" });
   const jobs = [0, 1].map((index) => run(setup.fetcher, index, 0));
   await within(waitFor(() => setup.probe.starts().length === 1));
   setup.probe.open();
@@ -381,4 +481,54 @@ Deno.test("Fetcher (worker pool) sends a worker its next job ahead: it starts wi
   // not start it until the main thread read batch 0 and answered.
   assert.notEqual(setup.probe.waitForStart(1, 10_000), "timed-out", "batch 1 never started");
   assert.deepEqual((await within(Promise.all(jobs))).map((batch) => batch[0]), [0, 1]);
+});
+
+/**
+ * A fetcher that runs each job for `first` ms, waits (`waiting`) for
+ * `wait` ms, then runs it `then` ms more (`begun` again) and resolves it;
+ * it lets go of a job whose signal aborts.
+ */
+function waitingFetcher(first: number, wait: number, then: number): Fetcher<Int32Array> {
+  return {
+    count: 1,
+    closed: false,
+    refusing: false,
+    holdsResources: false,
+    begin: () => Promise.resolve(),
+    fetch(job) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const after = (ms: number, step: () => void) => timer = setTimeout(step, ms);
+      job.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+      job.begun();
+      after(first, () => {
+        job.waiting?.();
+        after(wait, () => {
+          job.begun();
+          after(then, () => job.resolve(Int32Array.of(job.index)));
+        });
+      });
+    },
+    withdraw() {},
+    abandon() {},
+    end() {},
+    close() {},
+  };
+}
+
+Deno.test("BatchPolicy does not count a fetcher's wait (waiting, then begun again) against the timeout", async () => {
+  const policy = new BatchPolicy(waitingFetcher(100, 500, 100), { ...POLICY, timeout: 400 });
+  let begun = 0;
+  const request = { index: 3, position: 3, fetcher: 0, begun: () => begun++ };
+  const started = performance.now();
+  assert.equal((await within(policy.fetch(request, info)))[0], 3);
+  assert.ok(performance.now() - started >= 600, "the batch took longer than the timeout in all");
+  assert.equal(begun, 1, "the request's own begun runs once");
+});
+
+Deno.test("BatchPolicy counts a fetcher's running time before and after its wait together", async () => {
+  const policy = new BatchPolicy(waitingFetcher(250, 100, 250), { ...POLICY, timeout: 400 });
+  const request = { index: 3, position: 3, fetcher: 0, begun: () => {} };
+  const failed = await within(outcome(policy.fetch(request, info))) as { error: unknown };
+  assert.ok(failed.error instanceof BatchError);
+  assert.equal((failed.error.cause as DOMException).name, "TimeoutError");
 });

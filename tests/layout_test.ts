@@ -95,6 +95,17 @@ const FOLDER_RULES: FolderRule[] = [
     why: "the workers build on the Fetcher interface and its queues only",
   },
   {
+    files: "src/fetch/http/",
+    never: ["src/fetch/"],
+    except: ["src/fetch/http/", "src/fetch/_fetcher.ts", "src/fetch/_job_queues.ts"],
+    why: "the HTTP fetcher builds on the Fetcher interface and its queues only",
+  },
+  {
+    files: "src/remote/",
+    never: ["src/fetch/worker/", "src/tfjs/", "src/testing/"],
+    why: "./remote serves and reads datasets through PyDataset, the wire format and the HTTP fetcher",
+  },
+  {
     files: "src/_",
     never: ["src/epoch/", "src/fetch/", "src/wire/", "src/tfjs/", "src/testing/"],
     why: "the src/_*.ts helpers are the base every layer shares",

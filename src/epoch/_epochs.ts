@@ -14,21 +14,17 @@ import {
 } from "../_validate.ts";
 import type { EpochStats } from "../epoch_stats.ts";
 import type { Fetcher } from "../fetch/_fetcher.ts";
-import { Fetchers } from "../fetch/_fetchers.ts";
+import { Fetchers, type FetcherSource } from "../fetch/_fetchers.ts";
 import { BatchPolicy } from "../fetch/_policy.ts";
 import { Recycler } from "../fetch/_recycler.ts";
-import { ThreadFetcher } from "../fetch/_thread_fetcher.ts";
 import type { BatchOptions, EpochOptions } from "../options.ts";
 import type { EpochCursor } from "../epoch_cursor.ts";
-import type { BatchInfo } from "../worker_info.ts";
 import { cursorAfter, type EpochRecord } from "./_cursor.ts";
 import { type EpochDataset, openEpoch, singleBatchInfo } from "./_open_epoch.ts";
 import { workerInfo } from "./_seeds.ts";
 
 /** What the epochs read of their dataset. */
-export interface Dataset<B> extends EpochDataset {
-  getItem(index: number, info: BatchInfo): B | Promise<B>;
-}
+export interface Dataset<B> extends EpochDataset, FetcherSource<B> {}
 
 interface ActiveEpoch {
   controller: AbortController;
@@ -64,8 +60,7 @@ export class Epochs<B> {
     this.#options = options;
     // One budget for every pool: the batches the queue and the workers hold.
     this.#recycler = new Recycler(options.maxQueueSize + options.workers);
-    const getItem = (index: number, info: BatchInfo) => dataset.getItem(index, info);
-    this.#fetchers = new Fetchers(name, options, getItem, this.#recycler);
+    this.#fetchers = new Fetchers(name, options, dataset, this.#recycler);
   }
 
   get options(): ResolvedOptions {
@@ -192,15 +187,21 @@ export class Epochs<B> {
     return { fetcher, begun, running: 0, closing: new AbortController() };
   }
 
-  /** Batches `0 .. length - 1` on this thread, one at a time, under the policy. */
+  /**
+   * Batches `0 .. length - 1`, one at a time, under the policy: on this
+   * thread, or from the dataset's own kind of fetcher (a RemoteDataset's hosts).
+   */
   async *iterate(): AsyncGenerator<B, void, undefined> {
     const length = checkLength(this.#dataset.length, this.#name);
-    const getItem = (index: number, info: BatchInfo) => this.#dataset.getItem(index, info);
-    const fetcher = new ThreadFetcher<B>(1, getItem, this.#recycler);
+    const fetcher = this.#fetchers.one();
     const policy = this.#singlePolicy(fetcher);
-    for (let index = 0; index < length; index++) {
-      const info = singleBatchInfo(1, { seed: this.#seed, epoch: 0 }, index);
-      yield await policy.fetch({ index, position: index, fetcher: 0, begun: () => {} }, info);
+    try {
+      for (let index = 0; index < length; index++) {
+        const info = singleBatchInfo(1, { seed: this.#seed, epoch: 0 }, index);
+        yield await policy.fetch({ index, position: index, fetcher: 0, begun: () => {} }, info);
+      }
+    } finally {
+      fetcher.close(new Error(`The iteration of ${this.#name} ended`));
     }
   }
 

@@ -8,7 +8,7 @@
 // src/fetch/ may import the public types at the top of src/, the src/_*.ts
 // helpers and its own files, never src/epoch/ (an epoch drives fetchers,
 // not the other way round). src/fetch/worker/ takes from its parent only
-// this file and `_job_queues.ts`.
+// this file and `_job_queues.ts`; src/fetch/http/ is handed its decoder.
 
 import type { BatchInfo, WorkerInfo } from "../worker_info.ts";
 
@@ -37,6 +37,10 @@ export interface BatchRequest {
  * a failure before it starts that fetcher's next job, so that a retry
  * queued from `reject` runs first (after a success the next job may have
  * started already: a worker holds its next one, sent ahead).
+ *
+ * The fetcher calls `begun` as it starts the job; one that must then wait
+ * (every data host is busy) calls `waiting`, and `begun` again as it goes
+ * on. The request's own `begun` runs once.
  */
 export interface FetchJob<B = unknown> extends BatchRequest {
   /** 0 for the first attempt. A retry goes before its fetcher's other jobs. */
@@ -54,6 +58,13 @@ export interface FetchJob<B = unknown> extends BatchRequest {
   signal: AbortSignal;
   /** Where the attempt's `info.allocate` calls are counted: its epoch's stats. */
   tally: AllocationTally;
+  /**
+   * Called when the fetcher waits, after `begun`, for something that is
+   * not the batch's own work (a busy host's `Retry-After`): the attempt's
+   * time stops until the next `begun`, so the wait does not count against
+   * the timeout.
+   */
+  waiting?(): void;
   /** Called with the batch. */
   resolve(batch: B): void;
   /** Called with what went wrong ({@linkcode FetcherLost} when what ran it was lost). */

@@ -1,22 +1,32 @@
 // A dataset's fetchers across epochs: made when an epoch (or a single
 // batch) needs them, kept while idle for `idleTimeout` or while held, and
-// replaced once closed. The one place that chooses the kind of fetcher.
+// replaced once closed. The one place that chooses the kind of fetcher:
+// the dataset's own (a RemoteDataset's hosts), workers, or this thread.
 
+import { MAKE_FETCHER } from "../_make_fetcher.ts";
 import type { ResolvedOptions } from "../_validate.ts";
+import type { BatchInfo } from "../worker_info.ts";
 import type { Fetcher } from "./_fetcher.ts";
 import type { Recycler } from "./_recycler.ts";
-import { type GetItem, ThreadFetcher } from "./_thread_fetcher.ts";
+import { ThreadFetcher } from "./_thread_fetcher.ts";
 import { WorkerPool } from "./worker/_pool.ts";
 import { inWorkerContext } from "./worker/_worker_context.ts";
 
 /** The longest delay `setTimeout` takes: 2³¹ - 1 ms, about 24.8 days. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** What the fetchers read of their dataset. */
+export interface FetcherSource<B> {
+  getItem(index: number, info: BatchInfo): B | Promise<B>;
+  /** Makes `count` fetchers of the dataset's own kind, when it has one. */
+  [MAKE_FETCHER]?(count: number): Fetcher<B>;
+}
+
 /** The fetcher of one dataset, across its epochs. */
 export class Fetchers<B> {
   #name: string;
   #options: ResolvedOptions;
-  #getItem: GetItem<B>;
+  #source: FetcherSource<B>;
   #fetcher: Fetcher<B> | undefined;
   /** Closes the idle fetcher; set while nothing uses or holds it. */
   #idle: ReturnType<typeof setTimeout> | undefined;
@@ -25,10 +35,15 @@ export class Fetchers<B> {
   /** The buffers of every fetcher made here: one budget for them all. */
   #recycler: Recycler;
 
-  constructor(name: string, options: ResolvedOptions, getItem: GetItem<B>, recycler: Recycler) {
+  constructor(
+    name: string,
+    options: ResolvedOptions,
+    source: FetcherSource<B>,
+    recycler: Recycler,
+  ) {
     this.#name = name;
     this.#options = options;
-    this.#getItem = getItem;
+    this.#source = source;
     this.#recycler = recycler;
   }
 
@@ -42,6 +57,8 @@ export class Fetchers<B> {
   #create(): Fetcher<B> {
     const { workers, useMultiprocessing, module, permissions, timeout } = this.#options;
     const name = this.#name;
+    const source = this.#source;
+    if (source[MAKE_FETCHER]) return source[MAKE_FETCHER](workers);
     if (useMultiprocessing && inWorkerContext()) {
       throw new Error(
         `Cannot start workers for ${name} inside a dataset worker: put the top-level code of ${module} that opens epochs under if (import.meta.main)`,
@@ -58,7 +75,17 @@ export class Fetchers<B> {
         settings,
         buffers: this.#recycler,
       }) as Fetcher<B>
-      : new ThreadFetcher(workers, this.#getItem, this.#recycler);
+      : new ThreadFetcher(workers, (index, info) => source.getItem(index, info), this.#recycler);
+  }
+
+  /**
+   * A fetcher of one slot, for iterating the dataset one batch at a time:
+   * of the dataset's own kind, else on this thread (never workers).
+   */
+  one(): Fetcher<B> {
+    const source = this.#source;
+    return source[MAKE_FETCHER]?.(1) ??
+      new ThreadFetcher(1, (index, info) => source.getItem(index, info), this.#recycler);
   }
 
   /**

@@ -206,7 +206,8 @@ export class BatchPolicy<B> {
 
   /**
    * Hands one attempt to the fetcher. Its outcome is reported once: the
-   * fetcher's, or the end of its time (from when it starts), or `signal`.
+   * fetcher's, or the end of its time (while it runs: from `begun`, but
+   * not while the fetcher is `waiting`), or `signal`.
    */
   #attempt(
     job: Omit<FetchJob<B>, "signal" | "resolve" | "reject" | "tally">,
@@ -216,12 +217,13 @@ export class BatchPolicy<B> {
     const { timeout } = this.#options;
     const expiry = new AbortController();
     const stop = signal ? AbortSignal.any([expiry.signal, signal]) : expiry.signal;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    const clock = attemptClock(timeout, () => expiry.abort(timedOut(job.index, timeout!)));
     let settled = false;
+    let begun = false;
     const once = <T>(report: (value: T) => void) => (value: T) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      clock.stop();
       report(value);
     };
     const reject = once(outcome.reject);
@@ -232,10 +234,11 @@ export class BatchPolicy<B> {
       tally: this.#options.tally ?? { allocations: 0, recycled: 0 },
       signal: stop,
       begun: () => {
-        job.begun();
-        if (timeout === undefined || settled) return;
-        timer = setTimeout(() => expiry.abort(timedOut(job.index, timeout)), timeout);
+        if (!begun) job.begun();
+        begun = true;
+        clock.run();
       },
+      waiting: () => clock.pause(),
       resolve: once(outcome.resolve),
       reject,
     });
@@ -265,6 +268,41 @@ function isLost(error: unknown): error is FetcherLost {
   } catch {
     return false;
   }
+}
+
+/** An attempt's time: it runs, pauses, runs on, and calls `expire` past `timeout` ms of running. */
+interface AttemptClock {
+  /** Starts it, or lets it go on after a pause; nothing while it runs or once stopped. */
+  run(): void;
+  /** Stops it until the next `run`: what passes meanwhile is not counted. */
+  pause(): void;
+  /** Stops it for good. */
+  stop(): void;
+}
+
+/** The clock of an attempt that may take `timeout` ms of running time (undefined: no limit). */
+function attemptClock(timeout: number | undefined, expire: () => void): AttemptClock {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let spent = 0;
+  let since: number | undefined;
+  let stopped = false;
+  return {
+    run() {
+      if (timeout === undefined || stopped || since !== undefined) return;
+      since = performance.now();
+      timer = setTimeout(expire, Math.max(0, timeout - spent));
+    },
+    pause() {
+      if (since === undefined) return;
+      clearTimeout(timer);
+      spent += performance.now() - since;
+      since = undefined;
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }
 
 function timedOut(index: number, timeout: number): DOMException {

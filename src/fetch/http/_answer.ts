@@ -1,0 +1,87 @@
+// Reading a data host's answer to `GET /batch`: the one batch of a 200's
+// body, what an error status said (its JSON `{ name, message }`), and how
+// long a 503 asks to wait. Every path reads the body to its end or cancels
+// it, so no answer is left open.
+
+import { describeError } from "../../_describe.ts";
+
+/** The longest a 503 keeps a host busy, whatever its Retry-After says: 30 s. */
+export const MAX_BUSY_MS = 30_000;
+
+/** How long a 503 without a Retry-After of whole seconds keeps a host busy: 1 s. */
+const DEFAULT_BUSY_MS = 1_000;
+
+/** The shortest a 503 keeps a host busy (a Retry-After of 0 would send again at once). */
+const MIN_BUSY_MS = 100;
+
+/** The most of an error body that goes into a message, when it is not the contract's JSON. */
+const MAX_SAID = 200;
+
+/**
+ * How long a 503 asks the client to wait, in ms: its Retry-After in whole
+ * seconds (1 s when missing or not a number), from 0.1 s to 30 s. Cancels
+ * the body.
+ */
+export async function busyFor(response: Response): Promise<number> {
+  await response.body?.cancel();
+  const header = response.headers.get("retry-after")?.trim() ?? "";
+  const ms = /^\d+$/.test(header) ? Number(header) * 1_000 : DEFAULT_BUSY_MS;
+  return Math.min(Math.max(ms, MIN_BUSY_MS), MAX_BUSY_MS);
+}
+
+/**
+ * What an error response said: `name: message` of its JSON body, else the
+ * start of its text, else its status text.
+ */
+export async function whatItSaid(response: Response): Promise<string> {
+  const text = await response.text();
+  try {
+    const { name, message } = JSON.parse(text);
+    if (typeof message === "string") {
+      return typeof name === "string" ? `${name}: ${message}` : message;
+    }
+  } catch {
+    // Not the contract's JSON (a proxy's page, say): its text says what it can.
+  }
+  const start = text.trim().slice(0, MAX_SAID);
+  return start || response.statusText || "no reason given";
+}
+
+/**
+ * The one batch in a 200's body, read with `read` (the wire decoder) to
+ * the end of the body; an error that names `host` when the body holds no
+ * batch, more than one, or cannot be read. Aborting the request's signal
+ * ends the read with the signal's reason.
+ */
+export async function onlyBatch<B>(
+  response: Response,
+  read: (response: Response) => ReadableStream<B>,
+  host: string,
+): Promise<B> {
+  let reader: ReadableStreamDefaultReader<B> | undefined;
+  let first: ReadableStreamReadResult<B>;
+  let rest: ReadableStreamReadResult<B>;
+  try {
+    reader = read(response).getReader();
+    first = await reader.read();
+    rest = first.done ? first : await reader.read();
+  } catch (error) {
+    if (reader) reader.cancel().catch(() => {});
+    else if (!response.bodyUsed) response.body?.cancel().catch(() => {});
+    throw new Error(`${host} answered 200, but its body failed: ${nameAndMessage(error)}`, {
+      cause: error,
+    });
+  }
+  if (first.done) throw new Error(`${host} answered 200 with no batch in its body`);
+  if (!rest.done) {
+    reader.cancel().catch(() => {});
+    throw new Error(`${host} answered 200 with more than one batch in its body`);
+  }
+  return first.value;
+}
+
+/** `name: message` of an error, or its description. */
+export function nameAndMessage(error: unknown): string {
+  const described = describeError(error);
+  return error instanceof Error ? `${error.name}: ${described}` : described;
+}

@@ -1,0 +1,231 @@
+// Fetchers whose batches come from data hosts: `count` slots on the main
+// thread, each with one `GET {host}/batch?index=&epoch=&seed=` in flight at
+// a time, as a ThreadFetcher's slots each run one `getItem` call. Which
+// host, and what a host's failure or a 503 does, is decided here alone:
+// a failure avoids the host for a while and goes to the policy, whose
+// retry this fetcher sends elsewhere; a 503 is no failure: the request goes
+// to another host at once, or waits (not counted against the timeout) for
+// the first to be free.
+
+import type { FetchContext, Fetcher, FetchJob } from "../_fetcher.ts";
+import { JobQueues } from "../_job_queues.ts";
+import { busyFor, nameAndMessage, onlyBatch, whatItSaid } from "./_answer.ts";
+import type { Host, Hosts } from "./_hosts.ts";
+
+/** Options for {@linkcode HttpFetcher}. */
+export interface HttpFetcherOptions<B> {
+  /** The hosts, shared by the dataset's fetchers: a host's avoidance outlives a fetcher. */
+  hosts: Hosts;
+  /** How many requests may be in flight: the fetcher ids are 0 to `count - 1`. */
+  count: number;
+  /** Sent with every request (such as authorization). */
+  headers: Headers;
+  /** The batches in a 200's body: the wire decoder, handed in (src/fetch does not import it). */
+  read(response: Response): ReadableStream<B>;
+}
+
+/** A slot's job, and what lets go of its request. */
+interface Running<B> {
+  job: FetchJob<B>;
+  stop: AbortController;
+}
+
+/** What a host that said 503 gave instead of a batch. */
+const BUSY: unique symbol = Symbol("busy");
+
+/** Fetches batches from data hosts, `count` requests at a time. */
+export class HttpFetcher<B> implements Fetcher<B> {
+  readonly count: number;
+  #options: HttpFetcherOptions<B>;
+  #queues: JobQueues<FetchJob<B>>;
+  /** The job each slot runs, by slot. */
+  #running: (Running<B> | undefined)[];
+  #closed: Error | undefined;
+
+  constructor(options: HttpFetcherOptions<B>) {
+    this.count = options.count;
+    this.#options = options;
+    this.#queues = new JobQueues(options.count);
+    this.#running = Array.from({ length: options.count });
+  }
+
+  get closed(): boolean {
+    return this.#closed !== undefined;
+  }
+
+  get refusing(): boolean {
+    return this.closed;
+  }
+
+  /** Requests hold nothing that keeps the process alive once they settle. */
+  get holdsResources(): boolean {
+    return false;
+  }
+
+  /** Nothing to ready: the hosts hold the dataset. */
+  begin(_context: FetchContext, _signal: AbortSignal): Promise<void> {
+    return this.#closed ? Promise.reject(this.#closed) : Promise.resolve();
+  }
+
+  fetch(job: FetchJob<B>): void {
+    if (this.#closed) return job.reject(this.#closed);
+    if (job.signal.aborted) return job.reject(job.signal.reason);
+    job.signal.addEventListener("abort", () => this.#drop(job), { once: true });
+    this.#queues.add(job);
+    for (let slot = 0; slot < this.count; slot++) this.#drain(slot);
+  }
+
+  withdraw(after: number, reason: Error): void {
+    for (const job of this.#queues.withdraw(after)) job.reject(reason);
+  }
+
+  /** A request can be stopped: a failed or aborted epoch aborts what is in flight. */
+  abandon(reason: Error): void {
+    this.close(reason);
+  }
+
+  end(): void {}
+
+  close(reason: Error): void {
+    this.#closed ??= reason;
+    for (const job of this.#queues.withdraw(-Infinity)) job.reject(reason);
+    for (const [slot, running] of this.#running.entries()) {
+      if (!running) continue;
+      this.#running[slot] = undefined;
+      running.stop.abort(reason);
+      running.job.reject(reason);
+    }
+  }
+
+  /** A job no longer wanted: off its queue, or its request aborted and its slot freed. */
+  #drop(job: FetchJob<B>): void {
+    if (this.#queues.remove(job)) return job.reject(job.signal.reason);
+    const slot = this.#running.findIndex((running) => running?.job === job);
+    if (slot < 0) return; // settled already
+    const running = this.#running[slot]!;
+    this.#running[slot] = undefined;
+    running.stop.abort(job.signal.reason);
+    job.reject(job.signal.reason);
+    this.#drain(slot);
+  }
+
+  #drain(slot: number): void {
+    if (this.#running[slot] || this.#closed) return;
+    const job = this.#queues.take(slot);
+    if (!job) return;
+    const running = { job, stop: new AbortController() };
+    this.#running[slot] = running;
+    const signal = AbortSignal.any([job.signal, running.stop.signal]);
+    this.#request(job, slot, signal).then(
+      (batch) => this.#settle(slot, running, () => job.resolve(batch)),
+      (error) => this.#settle(slot, running, () => job.reject(error)),
+    );
+  }
+
+  /** Reports a job's outcome, unless it was dropped or closed meanwhile, then runs the next. */
+  #settle(slot: number, running: Running<B>, report: () => void): void {
+    if (this.#running[slot] !== running) return;
+    this.#running[slot] = undefined;
+    report();
+    this.#drain(slot);
+  }
+
+  /** The job's batch, from the first host that answers it with one rather than a 503. */
+  async #request(job: FetchJob<B>, slot: number, signal: AbortSignal): Promise<B> {
+    const { epoch, epochSeed } = job.info(slot);
+    const query = new URLSearchParams({
+      index: String(job.index),
+      epoch: String(epoch),
+      seed: String(epochSeed),
+    });
+    while (true) {
+      const host = await this.#host(job, signal);
+      job.begun();
+      const batch = await this.#send(host, `batch?${query}`, job.index, signal);
+      if (batch !== BUSY) return batch;
+    }
+  }
+
+  /**
+   * The host to send to: at once when one is not busy, else once the
+   * first is free. The job is `waiting` meanwhile: the wait is not the
+   * batch's, and does not count against its timeout.
+   */
+  async #host(job: FetchJob<B>, signal: AbortSignal): Promise<Host> {
+    let choice = this.#options.hosts.choose();
+    if (typeof choice !== "number") return choice;
+    job.waiting?.();
+    while (typeof choice === "number") {
+      await sleep(choice, signal);
+      choice = this.#options.hosts.choose();
+    }
+    return choice;
+  }
+
+  /** Sends one request to `host`: its batch, or BUSY for a 503. */
+  async #send(
+    host: Host,
+    path: string,
+    index: number,
+    signal: AbortSignal,
+  ): Promise<B | typeof BUSY> {
+    const { hosts, headers } = this.#options;
+    host.inFlight++;
+    try {
+      const response = await fetch(new URL(path, host.url), { headers, signal }).catch((error) => {
+        throw new Error(`${host.name} could not be reached: ${nameAndMessage(error)}`, {
+          cause: error,
+        });
+      });
+      const answer = await this.#answer(host, response, index);
+      if (answer !== BUSY) hosts.answered(host);
+      return answer;
+    } catch (error) {
+      const reason = signal.aborted ? signal.reason : undefined;
+      // A request the timeout cut short is the host's failure; one no longer wanted is not.
+      if (reason === undefined || isTimeout(reason)) hosts.avoid(host);
+      throw reason ?? error;
+    } finally {
+      host.inFlight--;
+    }
+  }
+
+  /** What `host`'s response to batch `index` gives: the batch, BUSY, or an error naming it. */
+  async #answer(host: Host, response: Response, index: number): Promise<B | typeof BUSY> {
+    const { status } = response;
+    if (status === 503) {
+      this.#options.hosts.busy(host, await busyFor(response));
+      return BUSY;
+    }
+    if (!response.ok) {
+      throw new Error(`${host.name} answered ${status}: ${await whatItSaid(response)}`);
+    }
+    const served = response.headers.get("x-pydataset-index");
+    if (served !== null && served !== String(index)) {
+      await response.body?.cancel();
+      throw new Error(`${host.name} answered batch ${served} when asked for batch ${index}`);
+    }
+    return await onlyBatch(response, this.#options.read, host.name);
+  }
+}
+
+/** Whether an abort's reason is a timeout's (the policy's `TimeoutError`). */
+function isTimeout(reason: unknown): boolean {
+  return reason instanceof DOMException && reason.name === "TimeoutError";
+}
+
+/** Resolves after `ms`, or rejects with `signal`'s reason once it aborts; leaves no timer. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  const { promise, resolve, reject } = Promise.withResolvers<void>();
+  const onAbort = () => {
+    clearTimeout(timer);
+    reject(signal.reason);
+  };
+  const timer = setTimeout(() => {
+    signal.removeEventListener("abort", onAbort);
+    resolve();
+  }, ms);
+  signal.addEventListener("abort", onAbort, { once: true });
+  return promise;
+}
