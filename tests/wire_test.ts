@@ -1,69 +1,19 @@
 import assert from "node:assert/strict";
-import { BatchError, type NDArray, ndarray } from "../mod.ts";
+import { type NDArray, ndarray } from "../mod.ts";
 import { within } from "./_helpers.ts";
 import {
   type Batch,
   batchesFromResponse,
   batchResponse,
   decodeBatches,
-  encodeBatches,
   MEDIA_TYPE,
 } from "../wire.ts";
-
-/** Encodes batches into one byte array. */
-async function encode(batches: Batch[]): Promise<Uint8Array> {
-  const chunks = await Array.fromAsync(ReadableStream.from(batches).pipeThrough(encodeBatches()));
-  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
-}
+import { document, encode, malformed, STRUCTURES } from "./fixtures/wire_documents.ts";
 
 /** Decodes bytes that arrive in the given chunks. */
 function decode(chunks: Uint8Array[], options = {}): Promise<Batch[]> {
   return Array.fromAsync(ReadableStream.from(chunks).pipeThrough(decodeBatches(options)));
 }
-
-const EVERY_DTYPE: Batch = {
-  f16: ndarray(Float16Array.of(0.5, -2), [2]),
-  f32: ndarray(Float32Array.of(1.5, -3, 7), [3, 1]),
-  f64: ndarray(Float64Array.of(Math.PI), [1]),
-  i8: ndarray(Int8Array.of(-128, 127), [2]),
-  i16: ndarray(Int16Array.of(-32768, 5), [2]),
-  i32: ndarray(Int32Array.of(-2147483648, 2147483647), [1, 2]),
-  u8: ndarray(Uint8Array.of(0, 255), [2]),
-  clamped: ndarray(Uint8ClampedArray.of(1, 2), [2]),
-  u16: ndarray(Uint16Array.of(65535), [1]),
-  u32: ndarray(Uint32Array.of(4294967295), [1]),
-  i64: BigInt64Array.of(-(2n ** 63n), 5n),
-  u64: BigUint64Array.of(2n ** 64n - 1n),
-  flat: Float32Array.of(9, 8),
-  empty: ndarray(new Float32Array(0), [0, 3]),
-  scalar: ndarray(Float64Array.of(42), []),
-};
-
-const STRUCTURES: [string, Batch][] = [
-  ["every dtype", EVERY_DTYPE],
-  ["[x, y]", [ndarray(new Float32Array(6).fill(0.25), [2, 3]), Int32Array.of(1, 0)]],
-  ["{ xs, ys } with records", {
-    xs: {
-      image: ndarray(new Uint8Array(8), [2, 2, 2]),
-      meta: ndarray(Float32Array.of(1, 2), [2, 1]),
-    },
-    ys: [Int32Array.of(3, 4)],
-  }],
-  ["nested, with plain values", [
-    { "0": "a key like an index", label: "cat", weight: 0.5, ok: true, none: null },
-    [[Int16Array.of(1)], []],
-    { nan: NaN, inf: Infinity, ninf: -Infinity, big: 12345678901234567890n, missing: undefined },
-    {},
-  ]],
-  ["one tensor", ndarray(Float32Array.of(1, 2, 3, 4), [2, 2])],
-  ["one number", 7],
-];
 
 Deno.test("encodeBatches and decodeBatches round-trip every dtype and structure", async (t) => {
   for (const [name, batch] of STRUCTURES) {
@@ -113,117 +63,8 @@ Deno.test("decodeBatches makes views of aligned bytes and copies only misaligned
   assert.deepEqual(copied, batch);
 });
 
-/** A document with a header written by hand. */
-function document(header: unknown, data = new Uint8Array(0), headerText?: string): Uint8Array {
-  const json = new TextEncoder().encode(headerText ?? JSON.stringify(header));
-  const bytes = new Uint8Array(8 + json.length + data.length);
-  new DataView(bytes.buffer).setBigUint64(0, BigInt(json.length), true);
-  bytes.set(json, 8);
-  bytes.set(data, 8 + json.length);
-  return bytes;
-}
-
 Deno.test("decodeBatches errors the stream on malformed input, saying what", async (t) => {
-  const good = await encode([[Float32Array.of(1, 2)], [Float32Array.of(3)]]);
-  const cases: [string, Uint8Array[], RegExp, object?][] = [
-    [
-      "truncated in the data",
-      [good.slice(0, good.length - 2)],
-      /Cannot decode batch 1 as the stream ended within it: .* bytes of data were due/,
-    ],
-    [
-      "truncated in the length",
-      [good.slice(0, 4)],
-      /Cannot decode batch 0 as the stream ended within it: 4 bytes left where a header was due/,
-    ],
-    [
-      "a header over the limit",
-      [good],
-      /Cannot decode batch 0 as its header is \d+ bytes long, over the limit of 16/,
-      { maxHeaderBytes: 16 },
-    ],
-    [
-      "a huge header length",
-      [Uint8Array.of(255, 255, 255, 255, 255, 255, 255, 255)],
-      /header is 18446744073709551615 bytes long, over the limit of 100000000/,
-    ],
-    [
-      "bad JSON",
-      [document(null, undefined, "{not json")],
-      /Cannot decode batch 0 as its header is not JSON/,
-    ],
-    [
-      "not UTF-8",
-      [document(null, undefined, "\u00ff").map((b, i) => i === 8 ? 0xff : b)],
-      /header is not JSON/,
-    ],
-    ["a header that is not an object", [document([1, 2])], /its header is not a JSON object/],
-    ["an unknown dtype", [
-      document({ x: { dtype: "Q7", shape: [1], data_offsets: [0, 1] } }, Uint8Array.of(1)),
-    ], /x has an unknown dtype: current value is "Q7" \(known: F64, I64/],
-    ["a dtype without a typed array", [
-      document({ x: { dtype: "BF16", shape: [1], data_offsets: [0, 2] } }, Uint8Array.of(1, 2)),
-    ], /x has an unknown dtype: current value is "BF16"/],
-    ["offsets past the data", [
-      document({ x: { dtype: "U8", shape: [2], data_offsets: [2, 4] } }, Uint8Array.of(1, 2, 3, 4)),
-    ], /offsets of x start at 2, where the data so far ends at 0/],
-    ["offsets that overlap", [
-      document({
-        a: { dtype: "U8", shape: [2], data_offsets: [0, 2] },
-        b: { dtype: "U8", shape: [2], data_offsets: [1, 3] },
-      }, Uint8Array.of(1, 2, 3)),
-    ], /offsets of b start at 1, where the data so far ends at 2/],
-    ["offsets that disagree with the shape", [
-      document({ x: { dtype: "F32", shape: [2], data_offsets: [0, 4] } }, new Uint8Array(4)),
-    ], /data_offsets of x span 4 bytes, but F32 of shape \[2\] needs 8/],
-    [
-      "offsets backwards",
-      [document({ x: { dtype: "U8", shape: [0], data_offsets: [3, 1] } })],
-      /data_offsets of x are not \[begin, end\]: current value is \[3,1\]/,
-    ],
-    [
-      "a bad shape",
-      [document({ x: { dtype: "U8", shape: [-1], data_offsets: [0, 0] } })],
-      /shape of x is not a list of sizes: current value is \[-1\]/,
-    ],
-    [
-      "metadata that is not strings",
-      [document({ __metadata__: { a: 1 } })],
-      /its __metadata__ is not a map of strings/,
-    ],
-    [
-      "metadata that is a list",
-      [document({ __metadata__: ["x", "y"] })],
-      /its __metadata__ is not a map of strings/,
-    ],
-    ["a structure that leaves out a tensor", [
-      document({
-        __metadata__: { "pydataset.structure": '["a",[]]' },
-        x: { dtype: "U8", shape: [1], data_offsets: [0, 1] },
-      }, Uint8Array.of(1)),
-    ], /pydataset.structure leaves out tensors x/],
-    ["a structure that names a tensor twice", [
-      document({
-        __metadata__: { "pydataset.structure": '["a",[["t","x"],["t","x"]]]' },
-        x: { dtype: "U8", shape: [1], data_offsets: [0, 1] },
-      }, Uint8Array.of(1)),
-    ], /names tensor x twice/],
-    ["a structure with a bad bigint", [
-      document({ __metadata__: { "pydataset.structure": '["b","1.5"]' } }),
-    ], /has a bigint node that holds "1.5"/],
-    ["a structure too deep", [
-      document({
-        __metadata__: { "pydataset.structure": '["a",['.repeat(300) + '["u"]' + "]]".repeat(300) },
-      }),
-    ], /nests deeper than 256 levels/],
-    ["names that collide", [
-      document({
-        a: { dtype: "U8", shape: [1], data_offsets: [0, 1] },
-        "a.b": { dtype: "U8", shape: [1], data_offsets: [1, 2] },
-      }, Uint8Array.of(1, 2)),
-    ], /the names "a.b" and "a" collide/],
-  ];
-  for (const [name, chunks, message, options] of cases) {
+  for (const [name, chunks, message, options] of await malformed()) {
     await t.step(name, async () => {
       await assert.rejects(decode(chunks, options), (error) => {
         const type = /over the limit/.test(String(error)) ? RangeError : TypeError;
@@ -451,79 +292,6 @@ Deno.test("batchesFromResponse refuses a failed response or another media type",
         /its content-type is "application\/json", not application\/vnd\.pydataset\.safetensors-stream/,
     },
   );
-});
-
-/** A python3 that has numpy, if this machine has one. */
-async function pythonWithNumpy(): Promise<string | undefined> {
-  for (const python of ["python3", "/usr/bin/python3"]) {
-    try {
-      const { success } = await new Deno.Command(python, {
-        args: ["-c", "import numpy"],
-        stdout: "null",
-        stderr: "null",
-      }).output();
-      if (success) return python;
-    } catch {
-      // not installed
-    }
-  }
-  return undefined;
-}
-
-Deno.test("A Python reader with json and numpy decodes every batch", async (t) => {
-  const python = await pythonWithNumpy();
-  if (!python) {
-    console.warn("Skipped: no python3 with numpy on this machine (apt-get install python3-numpy)");
-    await t.step({ name: "skipped: no python3 with numpy", ignore: true, fn: () => {} });
-    return;
-  }
-  const page = await Deno.readTextFile(new URL("../docs/http.md", import.meta.url));
-  const snippet = /```python\n([\s\S]*?)```/.exec(page)?.[1];
-  assert.ok(snippet, "docs/http.md shows the Python reader");
-  const batches: Batch[] = [
-    [ndarray(Float32Array.of(0.5, 1.5, 2.5, 3.5), [2, 2]), Int32Array.of(7, 8)],
-    { image: ndarray(Uint8Array.of(1, 2, 3), [1, 3]), label: "cat", big: BigInt64Array.of(-5n) },
-  ];
-  const dir = await Deno.makeTempDir();
-  // The stream ends with the server's failure, carried in the stream.
-  let next = 0;
-  const failing = new ReadableStream<Batch>({
-    pull(controller) {
-      if (next < batches.length) controller.enqueue(batches[next++]!);
-      else controller.error(new BatchError(2, "Cannot get batch 2 of Remote: disk on fire"));
-    },
-  }, { highWaterMark: 0 });
-  const body = new Uint8Array(await batchResponse(failing).arrayBuffer());
-  try {
-    await Deno.writeFile(`${dir}/epoch.bin`, body);
-    await Deno.writeTextFile(
-      `${dir}/read.py`,
-      `${snippet}
-import sys
-with open(sys.argv[1], "rb") as stream:
-    try:
-        for tensors, metadata in read_batches(stream):
-            print({name: (str(array.dtype), list(array.shape), array.ravel().tolist()) for name, array in sorted(tensors.items())})
-            print({key: value for key, value in sorted(metadata.items()) if key != "pydataset.structure"})
-    except RuntimeError as error:
-        print("raised:", error)
-`,
-    );
-    const { code, stdout, stderr } = await new Deno.Command(python, {
-      args: [`${dir}/read.py`, `${dir}/epoch.bin`],
-    }).output();
-    const output = new TextDecoder().decode(stdout);
-    assert.equal(code, 0, new TextDecoder().decode(stderr));
-    assert.deepEqual(output.trim().split("\n"), [
-      "{'0': ('float32', [2, 2], [0.5, 1.5, 2.5, 3.5]), '1': ('int32', [2], [7, 8])}",
-      "{}",
-      "{'big': ('int64', [1], [-5]), 'image': ('uint8', [1, 3], [1, 2, 3])}",
-      `{'label': '"cat"'}`,
-      "raised: Cannot get batch 2 of Remote: disk on fire",
-    ]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 });
 
 Deno.test("The ./wire entry runs without the Deno namespace or Float16Array, as in a browser", async () => {
