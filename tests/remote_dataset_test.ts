@@ -10,77 +10,8 @@ import { BatchError, ndarray } from "../mod.ts";
 import { RemoteDataset } from "../remote.ts";
 import { toTfDataset } from "../tfjs.ts";
 import { collect, within } from "./_helpers.ts";
+import { startHosts } from "./fixtures/child_hosts.ts";
 import { type HostBatch, HostData } from "./fixtures/remote_host.ts";
-
-const FIXTURE = new URL("./fixtures/remote_host.ts", import.meta.url).pathname;
-
-/** One data host in a child process. */
-interface ChildHost {
-  url: string;
-  child: Deno.ChildProcess;
-}
-
-/** Starts a host with `args`; resolves once it listens. */
-async function startHost(args: string[]): Promise<ChildHost> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--unstable-worker-options",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      FIXTURE,
-      ...args,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  try {
-    while (!text.includes("\n")) {
-      const { done, value } = await within(lines.read(), 20_000, "the host's start");
-      if (done) throw new Error(`The host ${args.join(" ")} exited before it listened: ${text}`);
-      text += value;
-    }
-  } catch (error) {
-    await stop(child);
-    throw error;
-  } finally {
-    await lines.cancel();
-  }
-  const url = /listening (http:\/\/\S+)/.exec(text)?.[1];
-  if (!url) throw new Error(`The host printed ${JSON.stringify(text)}, not where it listens`);
-  return { url, child };
-}
-
-/** Ends a host: SIGTERM, then SIGKILL if it has not exited within 10 s. */
-async function stop(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch {
-    // It has exited already (killed by the test).
-  }
-  try {
-    await within(child.status, 10_000, "the host's exit");
-  } catch {
-    child.kill("SIGKILL");
-    await child.status;
-  }
-}
-
-/** Starts one host per argument list; disposing stops them all. */
-async function startHosts(...argsOfEach: string[][]) {
-  const started = await Promise.allSettled(argsOfEach.map(startHost));
-  const hosts = started.flatMap((result) => result.status === "fulfilled" ? [result.value] : []);
-  const dispose = () => Promise.all(hosts.map(({ child }) => stop(child))).then(() => {});
-  const failed = started.find((result) => result.status === "rejected");
-  if (failed) {
-    await dispose();
-    throw failed.reason;
-  }
-  return { hosts, urls: hosts.map(({ url }) => url), [Symbol.asyncDispose]: dispose };
-}
 
 /** The index of each batch. */
 const indices = (batches: HostBatch[]) => batches.map((batch) => batch.index[0]);
