@@ -197,6 +197,22 @@ Deno.test("RemoteDataset: getItem, getBatch and for await fetch through the host
   await local.close();
 });
 
+Deno.test("RemoteDataset: for await tries a failing batch as often as an epoch does, not retries × retries", async () => {
+  await using hosts = await startHosts(["--length", "5", "--fail", "2"]);
+  await using remote = await RemoteDataset.connect<HostBatch>({ hosts: hosts.urls, retryDelay: 1 });
+  const iterated: HostBatch[] = [];
+  const error = await within(
+    (async () => {
+      for await (const batch of remote) iterated.push(batch);
+    })().catch((error) => error),
+  );
+  assert.deepEqual(indices(iterated), [0, 1]);
+  assert.ok(error instanceof BatchError, String(error));
+  assert.equal(error.attempts, 3, error.message);
+  const metrics = await (await fetch(`${hosts.urls[0]}/metrics`)).text();
+  assert.match(metrics, /pydataset_failed_batches_total\{route="batch"\} 3\b/);
+});
+
 Deno.test("RemoteDataset through toTfDataset trains a pass", async () => {
   await using hosts = await startHosts(["--length", "6", "--bytes", "8"]);
   await using remote = await RemoteDataset.connect<HostBatch>({ hosts: hosts.urls });
