@@ -66,6 +66,24 @@ export class RecycledFloats extends PyDataset<Float32Array> {
   }
 }
 
+/**
+ * Every batch is the same `batch`, made once: what a server sends costs
+ * nothing to make, so that serving it measures the transport alone.
+ */
+export class Repeated extends PyDataset<Float32Array> {
+  constructor(public n: number, public batch: Float32Array, options: PyDatasetOptions = {}) {
+    super({ ...options, module: import.meta.url });
+  }
+
+  get length(): number {
+    return this.n;
+  }
+
+  getItem(): Float32Array {
+    return this.batch;
+  }
+}
+
 /** Batch i is fetched from `url`, which answers after a delay: I/O-bound. */
 export class Fetched extends PyDataset<Uint8Array> {
   constructor(public n: number, public url: string, options: PyDatasetOptions = {}) {
