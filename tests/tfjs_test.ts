@@ -252,6 +252,22 @@ Deno.test("toTfDataset runs the hooks once per trained epoch and shuffles reprod
   assert.deepEqual(await orders(11), first, "the same seed, the same orders");
 });
 
+Deno.test("toTfDataset reads its shard of each epoch, in the order the whole epoch has", async () => {
+  const options = { shuffle: true, seed: 3 };
+  // One fetcher fetches in epoch order, so the fetch log shows the order.
+  await using whole = new Blobs(7, 8, { workers: 1 });
+  for await (const _ of whole.epoch(options));
+  await using blobs = new Blobs(7, 8, { workers: 1 });
+  const shard = toTfDataset(blobs, { ...options, shard: { index: 1, count: 3 } });
+  let elements = 0;
+  await shard.forEachAsync((element) => {
+    elements++;
+    tf.dispose(element as unknown as tf.TensorContainer);
+  });
+  assert.equal(elements, 2);
+  assert.deepEqual(blobs.fetched(), whole.fetched().filter((_, position) => position % 3 === 1));
+});
+
 Deno.test("toTfDataset fails fitDataset with the BatchError that names the batch", async () => {
   for (const mode of MODES) {
     await using blobs = new Blobs(5, 8, mode.options);
@@ -425,7 +441,7 @@ Deno.test("toTfDataset rejects options that cannot apply", () => {
   const stream = () => new ReadableStream();
   assert.throws(() => toTfDataset(stream, { shuffle: true }), {
     name: "TypeError",
-    message: /shuffle or seed from a function source/,
+    message: /shuffle, seed or shard from a function source/,
   });
   assert.throws(() => toTfDataset(new Blobs(1), { uint8: "float64" as "float32" }), {
     name: "TypeError",

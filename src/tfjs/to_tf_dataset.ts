@@ -12,6 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { HOLD_WORKERS } from "../_hold_workers.ts";
 import { show } from "../_describe.ts";
+import type { Shard } from "../options.ts";
 import type { PyDataset } from "../py_dataset.ts";
 import { BatchRecycling } from "./_batch_recycling.ts";
 import { batchToTensors, type BatchToTensorsOptions, type TfElement } from "./batch_to_tensors.ts";
@@ -51,6 +52,14 @@ export interface ToTfDatasetOptions<B> extends BatchToTensorsOptions {
    * @default {undefined}
    */
   seed?: number;
+  /**
+   * The slice of each epoch's order this trainer reads, as
+   * `epoch({ shard })` takes it (a `PyDataset` source only): trainer
+   * `index` of `count` reads every `count`-th batch from the `index`-th.
+   *
+   * @default {undefined}
+   */
+  shard?: Shard;
   /**
    * Aborting it stops the pass that runs and fails the next ones.
    *
@@ -196,7 +205,7 @@ export function toTfDataset<B>(
  */
 function passOpener<B>(
   source: BatchSource<B>,
-  { shuffle, seed, signal }: ToTfDatasetOptions<B>,
+  { shuffle, seed, shard, signal }: ToTfDatasetOptions<B>,
 ): () => Promise<Pass<B>> {
   let passes = 0;
   return async () => {
@@ -210,7 +219,7 @@ function passOpener<B>(
       const abort = new AbortController();
       const passSignal = signal ? AbortSignal.any([signal, abort.signal]) : abort.signal;
       const stream = isDataset(source)
-        ? source.epoch({ shuffle, seed, signal: passSignal })
+        ? source.epoch({ shuffle, seed, shard, signal: passSignal })
         : await source({ signal: passSignal, epoch: passes++ });
       const pass = { reader: stream.getReader(), abort };
       openPasses.set(source, pass as Pass<unknown>);
@@ -307,7 +316,7 @@ function checkOptions<B>(source: BatchSource<B>, options: ToTfDatasetOptions<B>)
       `Cannot make a tf.data.Dataset as options must be an object: current value is ${options}`,
     );
   }
-  const { shuffle, seed, uint8, labels, toTensors } = options;
+  const { shuffle, seed, shard, uint8, labels, toTensors } = options;
   if (!isDataset(source) && typeof source !== "function") {
     throw new TypeError(
       `Cannot make a tf.data.Dataset as source must be a PyDataset or a function that opens a stream: current value is ${
@@ -315,9 +324,9 @@ function checkOptions<B>(source: BatchSource<B>, options: ToTfDatasetOptions<B>)
       }`,
     );
   }
-  if (!isDataset(source) && (shuffle !== undefined || seed !== undefined)) {
+  if (!isDataset(source) && (shuffle !== undefined || seed !== undefined || shard !== undefined)) {
     throw new TypeError(
-      "Cannot make a tf.data.Dataset with shuffle or seed from a function source: they apply to a PyDataset's epochs (shuffle in the function instead)",
+      "Cannot make a tf.data.Dataset with shuffle, seed or shard from a function source: they apply to a PyDataset's epochs (shuffle or shard in the function instead)",
     );
   }
   if (uint8 !== undefined && uint8 !== "int32" && uint8 !== "float32") {
