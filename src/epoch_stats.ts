@@ -43,6 +43,13 @@ export interface EpochStats {
   /** Batches handed to the stream so far. */
   batches: number;
   /**
+   * The batches the epoch delivers, once `onEpochBegin` has run and its
+   * order is decided: its shard of the dataset's `length`, from its `start`,
+   * less its `skip` list (`Infinity` for an infinite dataset; batches that
+   * `onError: "skip"` leaves out still count). Undefined before.
+   */
+  total?: number;
+  /**
    * Milliseconds spent fetching batches, summed over batches: `getItem` on
    * the main thread, or the round trip to a worker from when the worker is
    * handed the batch. With several fetches at once it can exceed the

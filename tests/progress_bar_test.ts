@@ -81,7 +81,7 @@ Deno.test("progressBar prints one line per epoch at its end off a terminal", asy
   model.dispose();
 });
 
-Deno.test("progressBar shows the batches per epoch from total or batchesPerEpoch", async (t) => {
+Deno.test("progressBar shows the batches per epoch from total, batchesPerEpoch or the dataset", async (t) => {
   await t.step("total", async () => {
     await using blobs = new Blobs(4);
     const model = tinyModel();
@@ -103,6 +103,14 @@ Deno.test("progressBar shows the batches per epoch from total or batchesPerEpoch
     });
     const { written } = await train(model, data, { total: () => known });
     assert.deepEqual(written.map((line) => line.split("  ")[1]), ["4/4 batches", "4/4 batches"]);
+    model.dispose();
+  });
+  await t.step("a shard's batches, from the dataset's stats, before its length", async () => {
+    await using blobs = new Blobs(5);
+    const model = tinyModel();
+    const data = toTfDataset(blobs, { shard: { index: 1, count: 2 } });
+    const { written } = await train(model, data, { dataset: blobs });
+    assert.deepEqual(written.map((line) => line.split("  ")[1]), ["2/2 batches", "2/2 batches"]);
     model.dispose();
   });
   await t.step("batchesPerEpoch, before the dataset's length", async () => {

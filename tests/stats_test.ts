@@ -50,3 +50,16 @@ Deno.test("PyDataset.stats times a worker's batch from when the worker starts it
   assert.ok(getItemMs >= 6 * 30, `at least the getItem delays: ${getItemMs}`);
   assert.ok(getItemMs <= elapsedMs, `${getItemMs} ms within an epoch of ${elapsedMs} ms`);
 });
+
+Deno.test("PyDataset.stats.total is the batches the epoch delivers: its shard, from its start, less skip", async () => {
+  await using numbers = new Numbers(20);
+  const reader = numbers.epoch({ shard: { index: 1, count: 3 }, start: 2, skip: [4] }).getReader();
+  assert.equal(numbers.stats?.total, undefined, "not known before the order is decided");
+  await reader.read();
+  // Shard 1 of 3 of 20 is 7 batches; from position 2, less one skipped: 4.
+  assert.equal(numbers.stats?.total, 4);
+  let read = 1;
+  while (!(await reader.read()).done) read++;
+  assert.equal(read, 4);
+  assert.equal((await Array.fromAsync(numbers.epoch())).length, numbers.stats?.total);
+});

@@ -79,6 +79,7 @@ export function openEpoch<B>(request: EpochRequest<B>): OpenedEpoch<B> {
     begin: () => hook(request.dataset, "onEpochBegin", { epoch, seed }),
     prepare: async (signal) => {
       decideOrder(request, record);
+      stats.total = record.order!.length;
       const state = { ...request.dataset } as Record<string, unknown>;
       await fetcher.begin({ epoch: request.epoch, infos, state }, signal);
       return record.order!;

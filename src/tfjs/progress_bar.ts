@@ -50,7 +50,8 @@ export interface ProgressBarOptions {
   /**
    * The batches per epoch, when the caller knows them. Unset, it is
    * `fitDataset`'s `batchesPerEpoch` (or the size of a dataset that tfjs
-   * knows to be finite), else the `length` of `dataset`; with none of
+   * knows to be finite), else the batches of `dataset`'s epoch (its
+   * `stats.total`: its shard, from its start) or its `length`; with none of
    * them, the line shows how many batches were trained so far only. A
    * function is asked at each redraw, for a count that is known only once
    * an epoch has begun, such as a response's `x-pydataset-batches`; it may
@@ -292,6 +293,7 @@ class ProgressBarCallback extends tf.Callback implements ProgressBar {
     const candidates = [
       () => typeof total === "function" ? total() : total,
       () => this.params?.steps,
+      () => dataset?.stats?.total,
       () => dataset?.length,
     ];
     for (const candidate of candidates) {
