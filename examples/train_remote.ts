@@ -1,6 +1,7 @@
 /**
  * A trainer that reads its batches over HTTP from `examples/serve.ts`:
- * `toTfDataset(() => batchesFromResponse(await fetch(url)))` and
+ * `RemoteDataset.connect({ hosts })` is a `PyDataset` whose batches come
+ * from the hosts' `/batch`, trained with `toTfDataset` and
  * `model.fitDataset`, the same API as with a local `PyDataset`.
  *
  * ```sh
@@ -14,10 +15,11 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
+import type { Shard } from "../mod.ts";
+import { RemoteDataset } from "../remote.ts";
 import { toTfDataset, useBackend } from "../tfjs.ts";
-import { batchesFromResponse } from "../wire.ts";
 import { integer, run } from "./_flags.ts";
-import { classifier, timed, type Waits } from "./_model.ts";
+import { classifier } from "./_model.ts";
 import { fit, summarize } from "./_training.ts";
 import type { ImageBatch } from "./image_dataset.ts";
 
@@ -25,18 +27,43 @@ const HELP = `Trains a small TensorFlow.js model on batches served over HTTP.
 
 Usage: deno task train-remote [options]
 
-  --url URL             the server (default http://127.0.0.1:8000)
+  --hosts URL,URL       the training set's hosts (default http://127.0.0.1:8000/train)
+  --test-hosts URL,URL  the held-out set's hosts (default: --hosts, with /train → /test)
+  --workers N           batch requests in flight (default 8: the demo's host answers 8 at once)
   --epochs N            epochs to train (default 8)
   --shard i/n           read shard i of n of each epoch (default: all of it)
   --size N              the served images' size (default 16)
   --backend NAME        TensorFlow.js backend: wasm or cpu (default wasm)
   --help                this text`;
 
+/** `--shard i/n`; PyDataset.epoch checks its range. */
+function parseShard(text: string | undefined): Shard | undefined {
+  if (text === undefined) return undefined;
+  const match = /^(\d+)\/(\d+)$/.exec(text);
+  if (!match) throw new RangeError(`--shard must be i/n: current value is ${text}`);
+  return { index: Number(match[1]), count: Number(match[2]) };
+}
+
+/** The held-out set's hosts: `--test-hosts`, or each of `hosts` with its `/train` made `/test`. */
+function testHosts(text: string | undefined, hosts: string[]): string[] {
+  if (text !== undefined) return text.split(",");
+  return hosts.map((host) => {
+    const url = new URL(host);
+    if (!/\/train\/?$/.test(url.pathname)) {
+      throw new RangeError(`--test-hosts is needed as a host does not end in /train: ${host}`);
+    }
+    url.pathname = url.pathname.replace(/\/train(\/?)$/, "/test$1");
+    return url.href;
+  });
+}
+
 async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
-      url: { type: "string", default: "http://127.0.0.1:8000" },
+      hosts: { type: "string", default: "http://127.0.0.1:8000/train" },
+      "test-hosts": { type: "string" },
+      workers: { type: "string" },
       epochs: { type: "string" },
       shard: { type: "string" },
       size: { type: "string" },
@@ -51,45 +78,34 @@ async function main(args: string[]): Promise<void> {
   if (values.backend !== "wasm" && values.backend !== "cpu") {
     throw new RangeError(`--backend must be wasm or cpu: current value is ${values.backend}`);
   }
-  await useBackend(values.backend);
+  const hosts = values.hosts.split(",");
   const epochs = integer(values.epochs, "epochs", 8);
   const size = integer(values.size, "size", 16);
-  const shard = values.shard ? `&shard=${encodeURIComponent(values.shard)}` : "";
-
-  // Each pass asks for the next epoch number, so every trainer (and shard)
-  // gets the same shuffled order for it.
-  let epoch = 0;
-  let batches = 0;
-  const waits: Waits = { ms: 0 };
-  const open = async ({ signal }: { signal: AbortSignal }) => {
-    const response = await fetch(`${values.url}/train?epoch=${epoch++}&shuffle=1&seed=1${shard}`, {
-      signal,
-    });
-    batches = Number(response.headers.get("x-pydataset-batches"));
-    return batchesFromResponse<ImageBatch>(response);
-  };
-  const heldOut = async ({ signal }: { signal: AbortSignal }) =>
-    batchesFromResponse<ImageBatch>(await fetch(`${values.url}/test`, { signal }));
+  const shard = parseShard(values.shard);
+  const workers = { workers: integer(values.workers, "workers", 8) };
+  await useBackend(values.backend);
+  await using train = await RemoteDataset.connect<ImageBatch>({ hosts, ...workers });
+  await using test = await RemoteDataset.connect<ImageBatch>({
+    hosts: testHosts(values["test-hosts"], hosts),
+    ...workers,
+  });
 
   const classes = 4;
   const net = classifier(size, classes);
   console.log(
-    `training from ${values.url}/train${
-      shard ? ` (shard ${values.shard})` : ""
-    }; tfjs ${tf.getBackend()}`,
+    `training from ${train.hosts.join(", ")} (${train.remoteName}, ${train.length} batches${
+      shard ? `, shard ${shard.index}/${shard.count}` : ""
+    }); tfjs ${tf.getBackend()}`,
   );
-  let before = 0;
-  const report = await fit(net, toTfDataset(timed(open, waits)), {
+  // Each pass is the dataset's next epoch (0, 1, …) of seed 1, so every
+  // trainer computes the same order for it, and the shards split it.
+  const data = toTfDataset(train, { shuffle: true, seed: 1, shard });
+  const report = await fit(net, data, {
     epochs,
-    // Known once a pass has its response: the server's x-pydataset-batches.
-    total: () => batches || undefined,
-    epochWaitMs: () => {
-      const waited = waits.ms - before;
-      before = waits.ms;
-      return waited;
-    },
+    dataset: train, // the progress bar counts the shard's batches and shows the loader wait
+    epochWaitMs: () => train.stats?.waitMs ?? 0,
   });
-  await summarize(net, toTfDataset(heldOut), classes, report);
+  await summarize(net, toTfDataset(test), classes, report);
   net.dispose();
 }
 

@@ -31,7 +31,7 @@ interface EpochRecord {
   /** The epoch's mean training loss and accuracy, once it has ended. */
   loss?: number;
   accuracy?: number;
-  /** Loss and accuracy on the held-out images (`/test`) after the epoch. */
+  /** Loss and accuracy on the held-out images (`/test/epoch`) after the epoch. */
   heldOutLoss?: number;
   heldOutAccuracy?: number;
   /** Set once the epoch and its evaluation have ended. */
@@ -225,7 +225,7 @@ async function train(size: number, classes: number): Promise<void> {
     let epoch = 0;
     const open = timed(async ({ signal }) => {
       const record: EpochRecord = { epoch: epoch++, expected: 0, received: 0 };
-      const url = `/train?epoch=${record.epoch}&shuffle=1&seed=1`;
+      const url = `/train/epoch?epoch=${record.epoch}&shuffle=1&seed=1`;
       const response = await fetchOk(url, signal);
       record.expected = Number(response.headers.get("x-pydataset-batches"));
       demo.epochs.push(record);
@@ -235,7 +235,7 @@ async function train(size: number, classes: number): Promise<void> {
     const data = toTfDataset(async (options) => watched(await open(options), demo.epochs.at(-1)!));
     // The held-out images, read anew after each epoch.
     const heldOut = toTfDataset(
-      async ({ signal }) => batchesFromResponse<ImageBatch>(await fetchOk("/test", signal)),
+      async ({ signal }) => batchesFromResponse<ImageBatch>(await fetchOk("/test/epoch", signal)),
     );
     await model.fitDataset(data, {
       epochs,

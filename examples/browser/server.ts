@@ -1,8 +1,9 @@
 /**
  * Train in the browser from a Deno data server: this server streams epochs
- * of images (decoded in permission-scoped workers) with the serving
- * example's endpoints, and serves a page that trains a TensorFlow.js model
- * on them with `toTfDataset` and `model.fitDataset`.
+ * of images (decoded in permission-scoped workers) from the serving
+ * example's two data hosts (`serveDataset`, at `/train` and `/test`), and
+ * serves a page that trains a TensorFlow.js model on them with
+ * `toTfDataset` and `model.fitDataset`.
  *
  * ```sh
  * deno task browser-demo      # then open http://127.0.0.1:8001/ and press Train
@@ -14,8 +15,10 @@
  * @module
  */
 
+import { serveDataset } from "../../remote.ts";
 import { run, stopOnInterrupt } from "../_flags.ts";
-import { epochRoutes, imageDatasets, parseServerFlags, serverFlagsHelp } from "../serve.ts";
+import type { ImageFiles } from "../image_dataset.ts";
+import { imageDatasets, mount, parseServerFlags, serverFlagsHelp } from "../serve.ts";
 import { listImages } from "../shapes.ts";
 
 /** Options for {@linkcode startBrowserDemo}. */
@@ -29,7 +32,7 @@ export interface BrowserDemoOptions {
   /** Images are resized to `size × size`. */
   size?: number;
   batchSize?: number;
-  /** Workers per epoch being served. */
+  /** Workers per dataset the hosts make (one serves `/batch`, one each open epoch). */
   workers?: number;
   /** The served datasets' `maxQueueSize`. */
   maxQueueSize?: number;
@@ -39,7 +42,7 @@ export interface BrowserDemoOptions {
 export interface BrowserDemo {
   /** The page's address. */
   url: string;
-  /** `getItem` calls so far, in every dataset the server made. */
+  /** `getItem` calls so far, in every dataset the hosts made. */
   calls(): number;
   /** Stops the server and closes its datasets. */
   close(): Promise<void>;
@@ -67,7 +70,7 @@ export async function bundlePage(output: string): Promise<void> {
   }
 }
 
-/** Bundles the page, then serves it and the epochs of the images in `dir`. */
+/** Bundles the page, then serves it and the images in `dir` at `/train` and `/test`. */
 export async function startBrowserDemo(options: BrowserDemoOptions): Promise<BrowserDemo> {
   const { dir, bundle, port = 8001, size = 16, batchSize = 32, workers = 2 } = options;
   const { x, y, classes } = await listImages(dir);
@@ -81,7 +84,11 @@ export async function startBrowserDemo(options: BrowserDemoOptions): Promise<Bro
     "/info": ["application/json", new TextEncoder().encode(JSON.stringify({ size, classes }))],
   } as const satisfies Record<string, readonly [string, Uint8Array]>;
   const { maxQueueSize } = options;
-  const routes = epochRoutes(imageDatasets(dir, x, y, { batchSize, size, workers, maxQueueSize }));
+  const datasets = imageDatasets(dir, x, y, { batchSize, size, workers, maxQueueSize });
+  const made: ImageFiles[] = [];
+  const host = (make: () => ImageFiles) => serveDataset(() => made[made.length] = make());
+  const handlers = { train: host(datasets.train), test: host(datasets.test) };
+  const served = mount(handlers);
   const listening = Promise.withResolvers<Deno.NetAddr>();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port, onListen: listening.resolve },
@@ -89,7 +96,7 @@ export async function startBrowserDemo(options: BrowserDemoOptions): Promise<Bro
       const { pathname } = new URL(request.url);
       if (pathname === "/favicon.ico") return new Response(null, { status: 204 });
       const file = files[pathname as keyof typeof files];
-      if (!file) return routes.handle(request);
+      if (!file) return served(request);
       return new Response(file[1], {
         headers: { "content-type": file[0], "cache-control": "no-store" },
       });
@@ -98,12 +105,12 @@ export async function startBrowserDemo(options: BrowserDemoOptions): Promise<Bro
   const address = await listening.promise;
   return {
     url: `http://${address.hostname}:${address.port}/`,
-    calls: () => routes.made.reduce((sum, dataset) => sum + Atomics.load(dataset.calls, 0), 0),
+    calls: () => made.reduce((sum, dataset) => sum + Atomics.load(dataset.calls, 0), 0),
     close: async () => {
-      // The datasets first: their epochs end, and so do the responses of
+      // The hosts first: their epochs end, and so do the responses of
       // clients still reading; a client that stopped reading still holds
       // shutdown() (see stopOnInterrupt).
-      await routes.close();
+      await Promise.all([handlers.train.close(), handlers.test.close()]);
       await server.shutdown();
     },
   };

@@ -56,7 +56,7 @@ export function resolveRemoteOptions(options: unknown): ResolvedRemoteOptions {
       `${PREFIX} signal must be an AbortSignal: current value is ${show(signal)}`,
     );
   }
-  const { workers = 2 * urls.length, timeout = DEFAULT_TIMEOUT, retries = DEFAULT_RETRIES } = rest;
+  const { workers = 4 * urls.length, timeout = DEFAULT_TIMEOUT, retries = DEFAULT_RETRIES } = rest;
   const dataset = { ...rest, workers, timeout, retries } as PyDatasetOptions;
   return {
     hosts: urls,

@@ -51,9 +51,11 @@ export interface RemoteDatasetOptions extends
   /**
    * How many batch requests are in flight at once, over all hosts: the
    * dataset's `workers`. Each goes to the host with the fewest in flight.
-   * A positive integer.
+   * A positive integer. The default, four per host, keeps a host's
+   * fetchers busy across the round trip, and two trainers within a host's
+   * default `maxConcurrent` of 8.
    *
-   * @default {2 × hosts.length}
+   * @default {4 × hosts.length}
    */
   workers?: number;
   /**
