@@ -480,11 +480,11 @@ Deno.test("RemoteIterableDataset: two DataLoader workers on each of two ranks re
   assert.deepEqual(indices, Array.from({ length: 19 }, (_, i) => i), "every position once");
 });
 
-Deno.test("docs/http.md: the Python example runs against two data hosts", async (t) => {
+Deno.test("docs/scaling.md: the Python example runs against two data hosts", async (t) => {
   if (!PYTHON) return void await t.step({ name: `skipped: ${NO_PYTHON}`, ignore: true, fn() {} });
-  const page = await Deno.readTextFile(new URL("../docs/http.md", import.meta.url));
+  const page = await Deno.readTextFile(new URL("../docs/scaling.md", import.meta.url));
   const snippet = /```python\n([\s\S]*?)```/.exec(page)?.[1];
-  assert.ok(snippet, "docs/http.md shows the Python reader");
+  assert.ok(snippet, "docs/scaling.md shows the Python reader");
   const cases: [string, HostDataOptions, RegExp][] = [
     [
       "hosts that serve every batch",
