@@ -103,7 +103,8 @@ const FOLDER_RULES: FolderRule[] = [
   {
     files: "src/remote/",
     never: ["src/fetch/worker/", "src/tfjs/", "src/testing/"],
-    why: "./remote serves and reads datasets through PyDataset, the wire format and the HTTP fetcher",
+    why:
+      "./remote serves and reads datasets through PyDataset, the wire format and the HTTP fetcher",
   },
   {
     files: "src/_",
