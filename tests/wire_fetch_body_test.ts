@@ -12,7 +12,12 @@ import {
   MEDIA_TYPE,
 } from "../wire.ts";
 import { readUntilError, waitFor, within } from "./_helpers.ts";
-import { encode, malformed, STRUCTURES } from "./fixtures/wire_documents.ts";
+import {
+  document as documentOf,
+  encode,
+  malformed,
+  STRUCTURES,
+} from "./fixtures/wire_documents.ts";
 
 /** Serves `respond()` on loopback for the length of `use`. */
 async function serving<T>(
@@ -121,4 +126,15 @@ Deno.test("batchesFromResponse cancels a fetch body once its reader cancels", as
     await within(reader.cancel(new Error("enough")));
     await waitFor(() => cancelled, 10_000, "the server's stream being cancelled");
   });
+});
+
+Deno.test("batchesFromResponse refuses a fetch body whose header announces more data than can be allocated", async () => {
+  const bytes = 2 ** 50; // past the 128 TiB a process can address: never allocated
+  const document = documentOf({ x: { dtype: "U8", shape: [bytes], data_offsets: [0, bytes] } });
+  const got = await within(fetched([document]));
+  assert.ok(got.error instanceof RangeError, String(got.error));
+  assert.match(
+    got.error.message,
+    /^Cannot decode batch 0 as its header announces 1125899906842624 bytes of data, more than can be allocated/,
+  );
 });

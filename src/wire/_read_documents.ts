@@ -47,22 +47,22 @@ async function readDocument(
   maxHeaderBytes: number,
   document: number,
 ): Promise<unknown> {
-  const prefix = await fill(reader, 8);
+  const prefix = await fill(reader, new ArrayBuffer(8));
   if (prefix.length === 0) return END;
   if (prefix.length < 8) throw endedWithin(document, prefix.length, undefined);
   const view = new DataView(prefix.buffer, prefix.byteOffset, 8);
   const length = headerLength(view.getBigUint64(0, true), maxHeaderBytes, document);
-  const head = await fill(reader, length);
+  const head = await fill(reader, new ArrayBuffer(length));
   if (head.length < length) throw endedWithin(document, 8 + head.length, undefined);
   const header: Header = parseHeader(head, document);
-  const data = await fill(reader, header.dataLength);
+  const data = await fill(reader, dataBuffer(header.dataLength, document));
   if (data.length < header.dataLength) throw endedWithin(document, data.length, header);
   return rebuildBatch(tensorsOf(header, data), header.metadata, document);
 }
 
-/** Reads `length` bytes into a new buffer, or fewer where the stream ends first. */
-async function fill(reader: ReadableStreamBYOBReader, length: number): Promise<Uint8Array> {
-  let buffer = new ArrayBuffer(length);
+/** Fills `buffer` from the stream, or part of it where the stream ends first. */
+async function fill(reader: ReadableStreamBYOBReader, buffer: ArrayBuffer): Promise<Uint8Array> {
+  const length = buffer.byteLength;
   let filled = 0;
   while (filled < length) {
     const { done, value } = await reader.read(new Uint8Array(buffer, filled));
@@ -71,4 +71,21 @@ async function fill(reader: ReadableStreamBYOBReader, length: number): Promise<U
     filled += value.byteLength;
   }
   return new Uint8Array(buffer, 0, filled);
+}
+
+/**
+ * The buffer for a document's data, allocated before it arrives.
+ *
+ * @throws {RangeError} The header announces more than can be allocated.
+ */
+function dataBuffer(length: number, document: number): ArrayBuffer {
+  try {
+    return new ArrayBuffer(length);
+  } catch (error) {
+    throw new RangeError(
+      `Cannot decode batch ${document} as its header announces ${length} bytes of data, more than can be allocated: ${
+        (error as Error).message
+      }`,
+    );
+  }
 }
