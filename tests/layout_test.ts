@@ -97,8 +97,8 @@ const FOLDER_RULES: FolderRule[] = [
   {
     files: "src/fetch/http/",
     never: ["src/fetch/"],
-    except: ["src/fetch/http/", "src/fetch/_fetcher.ts", "src/fetch/_job_queues.ts"],
-    why: "the HTTP fetcher builds on the Fetcher interface and its queues only",
+    except: ["src/fetch/http/", "src/fetch/_fetcher.ts", "src/fetch/_slots.ts"],
+    why: "the HTTP fetcher builds on the Fetcher interface and the main thread's slots only",
   },
   {
     files: "src/remote/",

@@ -8,7 +8,8 @@
 // src/fetch/ may import the public types at the top of src/, the src/_*.ts
 // helpers and its own files, never src/epoch/ (an epoch drives fetchers,
 // not the other way round). src/fetch/worker/ takes from its parent only
-// this file and `_job_queues.ts`; src/fetch/http/ is handed its decoder.
+// this file and `_job_queues.ts`; src/fetch/http/ this file and `_slots.ts`,
+// and is handed its decoder.
 
 import type { BatchInfo, WorkerInfo } from "../worker_info.ts";
 

@@ -8,7 +8,7 @@
 // the first to be free.
 
 import type { FetchContext, Fetcher, FetchJob } from "../_fetcher.ts";
-import { JobQueues } from "../_job_queues.ts";
+import { Slots } from "../_slots.ts";
 import { busyFor, nameAndMessage, onlyBatch, whatItSaid } from "./_answer.ts";
 import type { Host, Hosts } from "./_hosts.ts";
 
@@ -24,12 +24,6 @@ export interface HttpFetcherOptions<B> {
   read(response: Response): ReadableStream<B>;
 }
 
-/** A slot's job, and what lets go of its request. */
-interface Running<B> {
-  job: FetchJob<B>;
-  stop: AbortController;
-}
-
 /** What a host that said 503 gave instead of a batch. */
 const BUSY: unique symbol = Symbol("busy");
 
@@ -37,20 +31,16 @@ const BUSY: unique symbol = Symbol("busy");
 export class HttpFetcher<B> implements Fetcher<B> {
   readonly count: number;
   #options: HttpFetcherOptions<B>;
-  #queues: JobQueues<FetchJob<B>>;
-  /** The job each slot runs, by slot. */
-  #running: (Running<B> | undefined)[];
-  #closed: Error | undefined;
+  #slots: Slots<B>;
 
   constructor(options: HttpFetcherOptions<B>) {
     this.count = options.count;
     this.#options = options;
-    this.#queues = new JobQueues(options.count);
-    this.#running = Array.from({ length: options.count });
+    this.#slots = new Slots(options.count, (job, slot, signal) => this.#request(job, slot, signal));
   }
 
   get closed(): boolean {
-    return this.#closed !== undefined;
+    return this.#slots.closed !== undefined;
   }
 
   get refusing(): boolean {
@@ -64,19 +54,16 @@ export class HttpFetcher<B> implements Fetcher<B> {
 
   /** Nothing to ready: the hosts hold the dataset. */
   begin(_context: FetchContext, _signal: AbortSignal): Promise<void> {
-    return this.#closed ? Promise.reject(this.#closed) : Promise.resolve();
+    const closed = this.#slots.closed;
+    return closed ? Promise.reject(closed) : Promise.resolve();
   }
 
   fetch(job: FetchJob<B>): void {
-    if (this.#closed) return job.reject(this.#closed);
-    if (job.signal.aborted) return job.reject(job.signal.reason);
-    job.signal.addEventListener("abort", () => this.#drop(job), { once: true });
-    this.#queues.add(job);
-    for (let slot = 0; slot < this.count; slot++) this.#drain(slot);
+    this.#slots.fetch(job);
   }
 
   withdraw(after: number, reason: Error): void {
-    for (const job of this.#queues.withdraw(after)) job.reject(reason);
+    this.#slots.withdraw(after, reason);
   }
 
   /** A request can be stopped: a failed or aborted epoch aborts what is in flight. */
@@ -87,47 +74,7 @@ export class HttpFetcher<B> implements Fetcher<B> {
   end(): void {}
 
   close(reason: Error): void {
-    this.#closed ??= reason;
-    for (const job of this.#queues.withdraw(-Infinity)) job.reject(reason);
-    for (const [slot, running] of this.#running.entries()) {
-      if (!running) continue;
-      this.#running[slot] = undefined;
-      running.stop.abort(reason);
-      running.job.reject(reason);
-    }
-  }
-
-  /** A job no longer wanted: off its queue, or its request aborted and its slot freed. */
-  #drop(job: FetchJob<B>): void {
-    if (this.#queues.remove(job)) return job.reject(job.signal.reason);
-    const slot = this.#running.findIndex((running) => running?.job === job);
-    if (slot < 0) return; // settled already
-    const running = this.#running[slot]!;
-    this.#running[slot] = undefined;
-    running.stop.abort(job.signal.reason);
-    job.reject(job.signal.reason);
-    this.#drain(slot);
-  }
-
-  #drain(slot: number): void {
-    if (this.#running[slot] || this.#closed) return;
-    const job = this.#queues.take(slot);
-    if (!job) return;
-    const running = { job, stop: new AbortController() };
-    this.#running[slot] = running;
-    const signal = AbortSignal.any([job.signal, running.stop.signal]);
-    this.#request(job, slot, signal).then(
-      (batch) => this.#settle(slot, running, () => job.resolve(batch)),
-      (error) => this.#settle(slot, running, () => job.reject(error)),
-    );
-  }
-
-  /** Reports a job's outcome, unless it was dropped or closed meanwhile, then runs the next. */
-  #settle(slot: number, running: Running<B>, report: () => void): void {
-    if (this.#running[slot] !== running) return;
-    this.#running[slot] = undefined;
-    report();
-    this.#drain(slot);
+    this.#slots.close(reason);
   }
 
   /** The job's batch, from the first host that answers it with one rather than a 503. */
