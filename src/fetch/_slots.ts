@@ -2,14 +2,8 @@
 // queued per slot: the machinery of the main-thread fetchers (getItem calls,
 // requests to data hosts), which differ only in what running a job is.
 
-import type { FetchJob } from "./_fetcher.ts";
+import type { FetchContext, Fetcher, FetchJob } from "./_fetcher.ts";
 import { JobQueues } from "./_job_queues.ts";
-
-/**
- * Runs `job` on `slot`; `signal` aborts once the job is no longer wanted
- * (dropped, or the slots closed), for a run that can stop early.
- */
-export type RunJob<B> = (job: FetchJob<B>, slot: number, signal: AbortSignal) => Promise<B>;
 
 /** A slot's job, and what lets go of its run. */
 interface Running<B> {
@@ -17,25 +11,45 @@ interface Running<B> {
   stop: AbortController;
 }
 
-/** Jobs run on `count` slots, one each at a time, after the jobs queued for it. */
-export class Slots<B> {
+/**
+ * A fetcher of `count` slots on this thread, each running one job at a
+ * time after the jobs queued for it; a kind says what running one is.
+ */
+export abstract class SlotFetcher<B> implements Fetcher<B> {
   readonly count: number;
-  #run: RunJob<B>;
   #queues: JobQueues<FetchJob<B>>;
   /** The job each slot runs, by slot. */
   #running: (Running<B> | undefined)[];
   #closed: Error | undefined;
 
-  constructor(count: number, run: RunJob<B>) {
+  constructor(count: number) {
     this.count = count;
-    this.#run = run;
     this.#queues = new JobQueues(count);
     this.#running = Array.from({ length: count });
   }
 
-  /** Why they were closed; undefined while open. */
-  get closed(): Error | undefined {
-    return this.#closed;
+  /**
+   * Runs `job` on `slot`; `signal` aborts once the job is no longer wanted
+   * (dropped, or the fetcher closed), for a run that can stop early.
+   */
+  protected abstract run(job: FetchJob<B>, slot: number, signal: AbortSignal): Promise<B>;
+
+  get closed(): boolean {
+    return this.#closed !== undefined;
+  }
+
+  get refusing(): boolean {
+    return this.closed;
+  }
+
+  /** The slots are on this thread: nothing to let go of when idle. */
+  get holdsResources(): boolean {
+    return false;
+  }
+
+  /** Nothing to ready: the slots share the dataset, or ask others for it. */
+  begin(_context: FetchContext, _signal: AbortSignal): Promise<void> {
+    return this.#closed ? Promise.reject(this.#closed) : Promise.resolve();
   }
 
   /** Queues `job` and starts what a free slot can; once closed, rejects it at once. */
@@ -51,6 +65,11 @@ export class Slots<B> {
   withdraw(after: number, reason: Error): void {
     for (const job of this.#queues.withdraw(after)) job.reject(reason);
   }
+
+  /** What runs is left to end (a kind whose runs can stop stops them). */
+  abandon(_reason: Error): void {}
+
+  end(): void {}
 
   /** Rejects every job, queued or running, with `reason`; their runs are told to stop. */
   close(reason: Error): void {
@@ -82,7 +101,7 @@ export class Slots<B> {
     if (!job) return;
     const running = { job, stop: new AbortController() };
     this.#running[slot] = running;
-    Promise.resolve().then(() => this.#run(job, slot, running.stop.signal)).then(
+    Promise.resolve().then(() => this.run(job, slot, running.stop.signal)).then(
       (batch) => this.#settle(slot, running, () => job.resolve(batch)),
       (error) => this.#settle(slot, running, () => job.reject(error)),
     );

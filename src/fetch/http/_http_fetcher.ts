@@ -7,8 +7,8 @@
 // to another host at once, or waits (not counted against the timeout) for
 // the first to be free.
 
-import type { FetchContext, Fetcher, FetchJob } from "../_fetcher.ts";
-import { Slots } from "../_slots.ts";
+import type { FetchJob } from "../_fetcher.ts";
+import { SlotFetcher } from "../_slots.ts";
 import { busyFor, nameAndMessage, onlyBatch, whatItSaid } from "./_answer.ts";
 import type { Host, Hosts } from "./_hosts.ts";
 
@@ -28,53 +28,21 @@ export interface HttpFetcherOptions<B> {
 const BUSY: unique symbol = Symbol("busy");
 
 /** Fetches batches from data hosts, `count` requests at a time. */
-export class HttpFetcher<B> implements Fetcher<B> {
-  readonly count: number;
+export class HttpFetcher<B> extends SlotFetcher<B> {
   #options: HttpFetcherOptions<B>;
-  #slots: Slots<B>;
 
   constructor(options: HttpFetcherOptions<B>) {
-    this.count = options.count;
+    super(options.count);
     this.#options = options;
-    this.#slots = new Slots(options.count, (job, slot, signal) => this.#request(job, slot, signal));
-  }
-
-  get closed(): boolean {
-    return this.#slots.closed !== undefined;
-  }
-
-  get refusing(): boolean {
-    return this.closed;
-  }
-
-  /** Requests hold nothing that keeps the process alive once they settle. */
-  get holdsResources(): boolean {
-    return false;
-  }
-
-  /** Nothing to ready: the hosts hold the dataset. */
-  begin(_context: FetchContext, _signal: AbortSignal): Promise<void> {
-    const closed = this.#slots.closed;
-    return closed ? Promise.reject(closed) : Promise.resolve();
-  }
-
-  fetch(job: FetchJob<B>): void {
-    this.#slots.fetch(job);
-  }
-
-  withdraw(after: number, reason: Error): void {
-    this.#slots.withdraw(after, reason);
   }
 
   /** A request can be stopped: a failed or aborted epoch aborts what is in flight. */
-  abandon(reason: Error): void {
+  override abandon(reason: Error): void {
     this.close(reason);
   }
 
-  end(): void {}
-
-  close(reason: Error): void {
-    this.#slots.close(reason);
+  protected run(job: FetchJob<B>, slot: number, signal: AbortSignal): Promise<B> {
+    return this.#request(job, slot, signal);
   }
 
   /** The job's batch, from the first host that answers it with one rather than a 503. */
