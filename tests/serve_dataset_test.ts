@@ -3,9 +3,8 @@ import { BatchError, PyDataset } from "../mod.ts";
 import { type DatasetHandler, serveDataset, type ServeDatasetOptions } from "../remote.ts";
 import { batchesFromResponse, MEDIA_TYPE } from "../wire.ts";
 import { collect, delay, readUntilError, waitFor, within } from "./_helpers.ts";
+import { startHosts } from "./fixtures/child_hosts.ts";
 import { type HostBatch, HostData, type HostDataOptions } from "./fixtures/remote_host.ts";
-
-const FIXTURE = new URL("./fixtures/remote_host.ts", import.meta.url).pathname;
 
 /** A handler of `HostData(length, options)` that counts and keeps what `make` made. */
 function host(
@@ -577,49 +576,13 @@ Deno.test("serveDataset answers a 500 when make does not return a dataset", asyn
   });
 });
 
-/** Runs the fixture host in a child process; resolves once it listens. */
-async function spawnHost(...args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--unstable-worker-options",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      FIXTURE,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const stop = async () => {
-    child.kill("SIGTERM");
-    return await within(child.status, 20_000, "the host's exit");
-  };
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  try {
-    while (!text.includes("\n")) {
-      const { value, done } = await within(lines.read(), 30_000, "the host's listening line");
-      if (done) break;
-      text += value;
-    }
-  } finally {
-    await lines.cancel();
-  }
-  const match = /^listening (http:\/\/127\.0\.0\.1:\d+)\n$/.exec(text);
-  if (!match) {
-    await stop();
-    throw new Error(`Expected one listening line: got ${JSON.stringify(text)}`);
-  }
-  return { url: match[1]!, stop };
-}
-
 Deno.test("The remote_host fixture serves the same bytes from two processes and exits on SIGTERM", async () => {
-  const hosts = await Promise.all([
-    spawnHost("--length", "8", "--bytes", "64", "--fail-once", "2"),
-    spawnHost("--length", "8", "--bytes", "64", "--workers", "2", "--multiprocessing"),
-  ]);
-  try {
+  await using started = await startHosts(
+    ["--length", "8", "--bytes", "64", "--fail-once", "2"],
+    ["--length", "8", "--bytes", "64", "--workers", "2", "--multiprocessing"],
+  );
+  const { hosts } = started;
+  {
     for (
       const path of [
         "/batch?position=5&shuffle=1&epoch=3&seed=11",
@@ -641,8 +604,8 @@ Deno.test("The remote_host fixture serves the same bytes from two processes and 
     assert.match((await failed.json()).message, /batch 2 fails once/);
     const [batch] = await batchesOf(await fetch(`${hosts[0]!.url}/batch?index=2&seed=1`));
     assert.equal(batch!.x.length, 16);
-  } finally {
-    const statuses = await Promise.all(hosts.map(({ stop }) => stop()));
-    assert.deepEqual(statuses.map(({ code }) => code), [0, 0]);
   }
+  for (const { child } of hosts) child.kill("SIGTERM");
+  const statuses = await within(Promise.all(hosts.map(({ child }) => child.status)), 20_000);
+  assert.deepEqual(statuses.map(({ code }) => code), [0, 0]);
 });
