@@ -44,13 +44,19 @@ async function localEpoch(length: number, options: { epoch: number; seed: number
   return await Array.fromAsync(local.epoch({ ...options, shuffle: true }));
 }
 
-Deno.test("RemoteDataset reads full epochs through nginx in front of three hosts, losing and repeating nothing when one is killed", async (t) => {
+/** Debian's nginx, or undefined after saying why the test is skipped. */
+async function nginxOrSkip(t: Deno.TestContext): Promise<string | undefined> {
   const nginx = await findNginx();
   if (!nginx) {
     console.warn("Skipped: no nginx on this machine (apt-get install nginx)");
     await t.step({ name: "skipped: no nginx", ignore: true, fn: () => {} });
-    return;
   }
+  return nginx;
+}
+
+Deno.test("RemoteDataset reads full epochs through nginx in front of three hosts, losing and repeating nothing when one is killed", async (t) => {
+  const nginx = await nginxOrSkip(t);
+  if (!nginx) return;
   const length = 60;
   const args = ["--length", String(length), "--delay", "5"];
   await using hosts = await startHosts(args, args, args);
@@ -74,6 +80,39 @@ Deno.test("RemoteDataset reads full epochs through nginx in front of three hosts
       assert.equal(new Set(read.map((batch) => batch.index[0])).size, length, "each batch once");
       assert.equal((await within(victim.status)).signal, "SIGKILL", "the host was killed");
     });
+  } finally {
+    await balancer.stop();
+  }
+});
+
+Deno.test("RemoteDataset reads a full epoch through nginx from hosts at their limit: their 503s pass through, and nginx keeps every host", async (t) => {
+  const nginx = await nginxOrSkip(t);
+  if (!nginx) return;
+  const length = 60;
+  const args = ["--length", String(length), "--delay", "5", "--max-concurrent", "2"];
+  await using hosts = await startHosts(args, args, args);
+  const balancer = await startNginx(nginx, await documentedConfig(hosts.urls));
+  try {
+    // 8 in flight against 3 × 2 places: some requests meet a full host.
+    await using remote = await RemoteDataset.connect<HostBatch>({
+      hosts: [balancer.url],
+      workers: 8,
+    });
+    const options = { epoch: 1, seed: 3 };
+    const read = await within(readEpoch(remote, options), 60_000);
+    assert.deepEqual(read, await localEpoch(length, options));
+    const refused = await Promise.all(hosts.urls.map(async (url) => {
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      return Number(/^pydataset_refused_requests_total (\d+)$/m.exec(metrics)?.[1]);
+    }));
+    assert.ok(refused.some((count) => count > 0), `some request met a full host: ${refused}`);
+    // nginx took no host out for its 503s: no 502 (no live upstream) in a burst.
+    const statuses = await Promise.all(Array.from({ length: 6 }, async (_, index) => {
+      const response = await fetch(`${balancer.url}/batch?index=${index}&seed=1`);
+      await response.body?.cancel();
+      return response.status;
+    }));
+    assert.ok(!statuses.includes(502), `nginx answered: ${statuses}`);
   } finally {
     await balancer.stop();
   }
