@@ -259,6 +259,9 @@ Deno.test("serveDataset answers a malformed query with a 400 that names the valu
       "/epoch?shard=0/2&start=4",
       /start must be at most the 3 batches of the shard: current value is 4/,
     ],
+    ["/info?x=1", /Cannot serve \/info as it takes no query parameters: current query is "\?x=1"/],
+    ["/healthz?x=1", /Cannot serve \/healthz as it takes no query parameters/],
+    ["/metrics?junk", /Cannot serve \/metrics as it takes no query parameters/],
   ];
   for (const [path, message] of cases) {
     await t.step(path, async () => {
@@ -374,6 +377,8 @@ Deno.test("serveDataset: a client that goes away mid-epoch frees its instance fo
     await reader.cancel();
   }
   await waitForSample(served.handler, "pydataset_open_epochs", 0);
+  const left = await metricsOf(served.handler);
+  assert.equal(sample(left, 'pydataset_failed_batches_total{route="epoch"}'), 0);
   const calls = Atomics.load(served.made[0]!.calls, 0);
   assert.ok(calls < 200, `the epoch stopped fetching: ${calls} of 200`);
   const again = await batchesOf(await fetch(`${url}/epoch?start=195`));
@@ -471,6 +476,38 @@ Deno.test("serveDataset sends CORS headers to allowed origins only, and answers 
   });
 });
 
+Deno.test("serveDataset answers a preflight with the headers it asks for, to an allowed origin only", async () => {
+  const origin = "http://page.test";
+  await using served = host(2, {}, { cors: [origin] });
+  const ask = (path: string, from: string) =>
+    get(served.handler, path, {
+      method: "OPTIONS",
+      headers: {
+        origin: from,
+        "access-control-request-method": "GET",
+        "access-control-request-headers": "authorization, x-trace",
+      },
+    });
+  const allowed = await ask("/batch?index=0&seed=1", origin);
+  assert.equal(allowed.status, 204);
+  assert.equal(allowed.headers.get("access-control-allow-origin"), origin);
+  assert.equal(allowed.headers.get("access-control-allow-methods"), "GET");
+  assert.equal(allowed.headers.get("access-control-allow-headers"), "authorization, x-trace");
+  assert.equal(allowed.headers.get("access-control-max-age"), "600");
+  assert.match(allowed.headers.get("vary")!, /access-control-request-headers/);
+
+  const other = await ask("/batch?index=0&seed=1", "http://else.test");
+  assert.equal(other.status, 204);
+  const cors = [...other.headers.keys()].filter((name) => name.startsWith("access-control-"));
+  assert.deepEqual(cors, []);
+
+  const missing = await ask("/nowhere", origin);
+  const got = await get(served.handler, "/nowhere", { headers: { origin } });
+  assert.equal(missing.status, 404);
+  assert.deepEqual(await missing.json(), await got.json());
+  assert.equal(missing.headers.get("access-control-allow-headers"), null);
+});
+
 Deno.test("serveDataset serves /batch requests at once through the workers", async () => {
   await using served = host(8, { workers: 2, useMultiprocessing: true, delay: 100 });
   await using local = new HostData(8);
@@ -542,6 +579,48 @@ Deno.test("serveDataset close() closes every dataset it made, ends open epochs, 
   }
 });
 
+Deno.test("serveDataset answers every route of a closed host with a 503 without Retry-After, and counts it", async () => {
+  await using served = host(4);
+  await batchesOf(await get(served.handler, "/batch?index=0&seed=1"));
+  await served.handler.close();
+  const paths = ["/info", "/healthz", "/batch?index=0&seed=1", "/epoch", "/epoch?start=1"];
+  for (const path of paths) {
+    for (const method of ["GET", "HEAD"]) {
+      const response = await get(served.handler, path, { method });
+      assert.equal(response.status, 503, `${method} ${path}`);
+      assert.equal(response.headers.get("retry-after"), null, `${method} ${path}`);
+      if (method === "HEAD") continue;
+      const body = await response.json();
+      assert.equal(body.name, "ClosedError");
+      assert.equal(
+        body.message,
+        `Cannot serve ${new URL(path, "http://host").pathname} as the host was closed`,
+      );
+    }
+  }
+  const metrics = await get(served.handler, "/metrics");
+  assert.equal(metrics.status, 200, "the counters are still readable");
+  assert.equal(sample(await metrics.text(), "pydataset_refused_requests_total"), paths.length * 2);
+});
+
+Deno.test("serveDataset answers a /batch running when the host closes with a 503 without Retry-After", async () => {
+  const made: Gated[] = [];
+  const handler = serveDataset(() => made[made.length] = new Gated());
+  const pending = get(handler, "/batch?index=1&seed=1");
+  await waitFor(() => made[0]?.begun === 1, 5_000, "the getItem");
+  const closing = handler.close();
+  made[0]!.open(); // lets the getItem settle, however close() treats it
+  await within(closing);
+  const response = await within(pending);
+  assert.equal(response.status, 503);
+  assert.equal(response.headers.get("retry-after"), null);
+  assert.equal((await response.json()).name, "ClosedError");
+  assert.equal(
+    sample(await metricsOf(handler), 'pydataset_failed_batches_total{route="batch"}'),
+    0,
+  );
+});
+
 Deno.test("serveDataset checks its options", () => {
   const make = () => new HostData(1);
   assert.throws(() => serveDataset("nope" as never), TypeError);
@@ -574,6 +653,76 @@ Deno.test("serveDataset answers a 500 when make does not return a dataset", asyn
     name: "TypeError",
     message: "Cannot serve the dataset as make must return a PyDataset: current value is {}",
   });
+});
+
+Deno.test("serveDataset answers a 500 when make returns an instance it returned before", async () => {
+  const shared = new HostData(3);
+  await using handler = serveDataset(() => shared);
+  assert.equal((await batchesOf(await get(handler, "/batch?index=1&seed=1"))).length, 1);
+  for (const path of ["/epoch", "/epoch?start=2"]) {
+    const response = await get(handler, path);
+    assert.equal(response.status, 500);
+    assert.deepEqual(await response.json(), {
+      name: "TypeError",
+      message:
+        "Cannot serve the dataset as make must build a new instance on each call: it returned the same HostData again",
+    });
+  }
+  const now = await metricsOf(handler);
+  assert.equal(
+    sample(now, "pydataset_open_epochs"),
+    0,
+    "the refused epochs gave their places back",
+  );
+  assert.equal(sample(now, "pydataset_datasets"), 1);
+});
+
+/** Batch 1 holds a function, which the wire format cannot carry. */
+class Unencodable extends PyDataset<unknown> {
+  get length(): number {
+    return 3;
+  }
+  getItem(index: number): unknown {
+    return index === 1 ? { f: () => 1 } : Int32Array.of(index);
+  }
+}
+
+Deno.test("serveDataset counts a batch that cannot be encoded as failed, not served, on both routes", async () => {
+  await using handler = serveDataset(() => new Unencodable() as never, {
+    maxConcurrent: 1,
+  });
+  const failed = await get(handler, "/batch?index=1&seed=1");
+  assert.equal(failed.status, 500);
+  assert.deepEqual(await failed.json(), {
+    name: "TypeError",
+    message:
+      "Cannot encode f as it is a function: a batch holds NDArrays, typed arrays, arrays, plain objects and plain values",
+    index: 1,
+  });
+  const { read, error } = await within(
+    readUntilError(batchesFromResponse(await get(handler, "/epoch"))),
+  );
+  assert.deepEqual(read, [Int32Array.of(0)]);
+  assert.match(String(error), /Cannot encode f as it is a function/);
+  const now = await metricsOf(handler);
+  assert.equal(sample(now, 'pydataset_batches_served_total{route="batch"}'), 0);
+  assert.equal(sample(now, 'pydataset_failed_batches_total{route="batch"}'), 1);
+  assert.equal(sample(now, 'pydataset_batches_served_total{route="epoch"}'), 1);
+  assert.equal(sample(now, 'pydataset_failed_batches_total{route="epoch"}'), 1);
+  assert.equal(sample(now, "pydataset_open_epochs"), 0);
+  // The place under maxConcurrent came back.
+  assert.deepEqual(await batchesOf(await get(handler, "/epoch?start=2")), [Int32Array.of(2)]);
+});
+
+Deno.test("serveDataset counts a batch cut off by a client that went away as neither served nor failed", async () => {
+  await using served = host(10);
+  const reader = (await get(served.handler, "/epoch")).body!.getReader();
+  assert.equal((await within(reader.read())).done, false); // the first chunk of batch 0
+  await within(reader.cancel());
+  await waitForSample(served.handler, "pydataset_open_epochs", 0);
+  const now = await metricsOf(served.handler);
+  assert.equal(sample(now, 'pydataset_batches_served_total{route="epoch"}'), 0);
+  assert.equal(sample(now, 'pydataset_failed_batches_total{route="epoch"}'), 0);
 });
 
 Deno.test("The remote_host fixture serves the same bytes from two processes and exits on SIGTERM", async () => {

@@ -1,6 +1,8 @@
 // The host's one limit: open /epoch streams and in-flight /batch requests
 // together run at most `maxConcurrent` at a time; one more is refused with
-// a 503 and a Retry-After, and counted.
+// a 503 and a Retry-After (busy: the client waits). A closed host refuses
+// every request with a 503 and no Retry-After (going away: the client
+// fails over at once). Both are counted.
 
 import { errorResponse } from "./_error_response.ts";
 
@@ -28,7 +30,7 @@ export class Admission {
     return this.#running[what];
   }
 
-  /** How many requests were refused so far. */
+  /** How many requests were refused so far, busy or closed. */
   get refused(): number {
     return this.#refused;
   }
@@ -44,9 +46,11 @@ export class Admission {
       return undefined;
     }
     this.#refused++;
-    return this.refusal(
-      `Cannot serve ${path} as the host runs its limit of open epochs and batch requests, maxConcurrent: current value is ${running}`,
-    );
+    return errorResponse(503, {
+      name: "BusyError",
+      message:
+        `Cannot serve ${path} as the host runs its limit of open epochs and batch requests, maxConcurrent: current value is ${running}`,
+    }, { "retry-after": String(this.#retryAfter) });
   }
 
   /** Gives back a place that `enter` took. */
@@ -54,10 +58,15 @@ export class Admission {
     this.#running[what]--;
   }
 
-  /** A 503 that says why, and when to try again. */
-  refusal(message: string): Response {
-    return errorResponse(503, { name: "BusyError", message }, {
-      "retry-after": String(this.#retryAfter),
+  /**
+   * Refuses a request at `path` to a closed host: a 503 without
+   * Retry-After, as waiting will not help.
+   */
+  closed(path: string): Response {
+    this.#refused++;
+    return errorResponse(503, {
+      name: "ClosedError",
+      message: `Cannot serve ${path} as the host was closed`,
     });
   }
 }

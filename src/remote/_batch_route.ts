@@ -31,6 +31,8 @@ export async function serveBatch(url: URL, head: boolean, host: Host): Promise<R
   try {
     batch = await dataset.getBatch(index, { epoch, seed });
   } catch (error) {
+    // Closed meanwhile: the client should go to another host, not report a failed batch.
+    if (host.pool.closed) return host.admission.closed("/batch");
     if (error instanceof BatchError) host.metrics.failed("batch");
     return errorResponse(500, reportOf(error, index));
   } finally {
@@ -41,6 +43,7 @@ export async function serveBatch(url: URL, head: boolean, host: Host): Promise<R
   try {
     body = concat(encodeBatch(batch));
   } catch (error) {
+    host.metrics.failed("batch");
     return errorResponse(500, reportOf(error, index));
   } finally {
     dataset.release(batch); // copied into the body: its buffers make later batches

@@ -6,7 +6,7 @@ import { checkLength } from "../_validate.ts";
 import { BatchError } from "../batch_error.ts";
 import { ORDER_VERSION } from "../epoch/_order.ts";
 import type { PyDataset } from "../py_dataset.ts";
-import { batchResponse, MEDIA_TYPE } from "../wire/batch_response.ts";
+import { MEDIA_TYPE } from "../wire/batch_response.ts";
 import type { Batch } from "../wire/types.ts";
 import { errorResponse, reportOf } from "./_error_response.ts";
 import type { Host } from "./_host.ts";
@@ -28,9 +28,7 @@ export function serveEpoch(url: URL, head: boolean, host: Host): Response {
     dataset = host.pool.take();
     const query = readQuery(url, dataset);
     if (query instanceof Response) return query;
-    const response = batchResponse(openEpoch(dataset, query, host), {
-      headers: headersOf(query),
-    });
+    const response = openEpoch(dataset, query, host);
     streaming = true;
     return response;
   } finally {
@@ -56,15 +54,11 @@ function headersOf({ batches }: EpochQuery): Record<string, string> {
 }
 
 /**
- * Opens the epoch, counting what it sends and fetches; once it has ended,
- * the dataset goes back to the pool and the place under the limit is given
- * back.
+ * Opens the epoch and streams it, counting what it sends, fails and
+ * fetches; once it has ended, the dataset goes back to the pool and the
+ * place under the limit is given back.
  */
-function openEpoch(
-  dataset: PyDataset<Batch>,
-  query: EpochQuery,
-  host: Host,
-): ReadableStream<Batch> {
+function openEpoch(dataset: PyDataset<Batch>, query: EpochQuery, host: Host): Response {
   const { epoch, shuffle, seed, shard, start } = query;
   // The order /batch?position reads too; a shuffled start needs it named.
   const orderVersion = ORDER_VERSION;
@@ -76,9 +70,12 @@ function openEpoch(
     counted = stats.getItemMs;
   };
   return watchEpoch(stream, {
-    batch() {
+    sent() {
       host.metrics.served("epoch");
       fetched();
+    },
+    unencodable() {
+      host.metrics.failed("epoch");
     },
     end(error) {
       fetched();
@@ -87,5 +84,5 @@ function openEpoch(
       host.pool.give(dataset);
       host.admission.leave("epoch");
     },
-  });
+  }, { headers: headersOf(query) });
 }

@@ -10,7 +10,7 @@ export interface Gauges {
   openEpochs: number;
   /** `/batch` requests waiting for their batch. */
   batchRequests: number;
-  /** Requests answered with a 503, over the host's life (a counter). */
+  /** Requests answered with a 503, busy or closed, over the host's life (a counter). */
   refused: number;
   /** Dataset instances made. */
   datasets: number;
@@ -22,12 +22,15 @@ export class ServeMetrics {
   #failed: Record<BatchRoute, number> = { batch: 0, epoch: 0 };
   #getItemMs = 0;
 
-  /** Counts `count` batches sent by `route`. */
+  /** Counts `count` batches sent by `route`: encoded, and their bytes handed on. */
   served(route: BatchRoute, count = 1): void {
     this.#served[route] += count;
   }
 
-  /** Counts `count` batches that failed on `route` (a `BatchError`, or one skipped). */
+  /**
+   * Counts `count` batches that failed on `route`: a `BatchError`, one
+   * skipped, or one that could not be encoded.
+   */
   failed(route: BatchRoute, count = 1): void {
     this.#failed[route] += count;
   }
@@ -52,14 +55,14 @@ export class ServeMetrics {
       metric(
         "failed_batches_total",
         "counter",
-        "Batches that failed (a BatchError, or skipped by onError), by route.",
+        "Batches that failed (a BatchError, skipped by onError, or not encodable), by route.",
         byRoute(this.#failed),
       ),
       metric("open_epochs", "gauge", "/epoch responses streaming now.", [["", gauges.openEpochs]]),
       metric("batch_requests_in_flight", "gauge", "/batch requests being fetched now.", [
         ["", gauges.batchRequests],
       ]),
-      metric("refused_requests_total", "counter", "Requests refused with a 503.", [
+      metric("refused_requests_total", "counter", "Requests refused with a 503: busy or closed.", [
         ["", gauges.refused],
       ]),
       metric(

@@ -67,6 +67,12 @@ export class DatasetPool {
         }`,
       );
     }
+    // One instance shared by two epochs, or by an epoch and /batch, fails each of them.
+    if (this.#made.includes(dataset)) {
+      throw new TypeError(
+        `Cannot serve the dataset as make must build a new instance on each call: it returned the same ${dataset.constructor.name} again`,
+      );
+    }
     this.#made.push(dataset);
     return dataset;
   }

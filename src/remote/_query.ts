@@ -1,6 +1,7 @@
-// The queries of /batch and /epoch, read strictly before anything runs:
-// every parameter known, given once, and in range, or a RangeError whose
-// message names the value, which the host answers with a 400.
+// The queries of the routes, read strictly before anything runs: every
+// parameter known (/info, /healthz and /metrics know none), given once, and
+// in range, or a RangeError whose message names the value, which the host
+// answers with a 400.
 
 import { show } from "../_describe.ts";
 import { epochOrder, shardOrder } from "../epoch/_order.ts";
@@ -82,6 +83,15 @@ export function parseEpochQuery(url: URL, length: number): EpochQuery {
   return { epoch, shuffle, seed, shard, start, batches: sharded - start };
 }
 
+/**
+ * Checks the query of a route that takes no parameters, such as `/info`.
+ *
+ * @throws {RangeError} A parameter, which is unknown.
+ */
+export function checkNoQuery(url: URL, route: string): void {
+  new Query(url, route, []);
+}
+
 /** One route's query parameters, each read and checked on demand. */
 class Query {
   #params: URLSearchParams;
@@ -91,6 +101,7 @@ class Query {
     this.#params = url.searchParams;
     this.#route = route;
     for (const key of new Set(this.#params.keys())) {
+      if (allowed.length === 0) this.fail("it takes no query parameters");
       if (!allowed.includes(key)) {
         const list = `${allowed.slice(0, -1).join(", ")} and ${allowed.at(-1)}`;
         this.fail(`${show(key)} is not one of its query parameters, ${list}`);

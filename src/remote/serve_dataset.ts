@@ -17,6 +17,7 @@ import { errorResponse, reportOf } from "./_error_response.ts";
 import type { Host } from "./_host.ts";
 import { ServeMetrics } from "./_metrics.ts";
 import { DatasetPool } from "./_pool.ts";
+import { checkNoQuery } from "./_query.ts";
 import { resolveServeOptions } from "./_serve_options.ts";
 
 /** The version of the HTTP contract that `/info` reports. */
@@ -38,8 +39,9 @@ export interface ServeDatasetOptions {
   /**
    * How many requests that fetch batches may run at once: open `/epoch`
    * streams and in-flight `/batch` requests together. One more is answered
-   * with a 503 and a `Retry-After`. It also bounds the dataset instances
-   * (see {@linkcode serveDataset}). A positive integer.
+   * with a 503 and a `Retry-After` (busy: the client waits and tries
+   * again). It also bounds the dataset instances (see
+   * {@linkcode serveDataset}). A positive integer.
    *
    * @default {8}
    */
@@ -56,8 +58,11 @@ export interface ServeDatasetOptions {
    * `["http://localhost:5173"]`, or `"*"` for every origin. A request from
    * an allowed `Origin` gets `access-control-allow-origin` (that origin)
    * and may read `x-pydataset-batches`, `x-pydataset-index` and
-   * `retry-after`; an `OPTIONS` preflight gets a 204 that allows GET.
-   * Unset means no CORS headers, and `OPTIONS` is a 405.
+   * `retry-after`; its `OPTIONS` preflight gets a 204 that allows GET and
+   * the request headers it names (such as `authorization`), for 600
+   * seconds. Another origin gets no CORS headers (its preflight a bare
+   * 204), so its browser blocks the request. Unset means no CORS headers,
+   * and `OPTIONS` is a 405.
    *
    * @default {undefined}
    */
@@ -67,7 +72,9 @@ export interface ServeDatasetOptions {
 /**
  * A data host's handler: give it to `Deno.serve` (or call it with a
  * `Request`). Closing it closes every dataset it made, with their workers;
- * later requests get a 503.
+ * later requests, and a `/batch` that was running, get a 503 without
+ * `Retry-After` (`ClosedError`: the host is going away, so a client fails
+ * over at once), all but `/metrics`, which still counts them.
  *
  * @example Close it with `await using`
  * ```ts
@@ -92,7 +99,10 @@ export interface ServeDatasetOptions {
 export interface DatasetHandler extends AsyncDisposable {
   /** Answers one request, as the HTTP contract of `./remote` says. */
   (request: Request): Promise<Response>;
-  /** Closes every dataset made, with their workers, once their epochs have ended. */
+  /**
+   * Closes every dataset made, with their workers, once their epochs have
+   * ended; open epochs end with an error.
+   */
   close(): Promise<void>;
 }
 
@@ -123,12 +133,16 @@ export interface DatasetHandler extends AsyncDisposable {
  *   duration of each `getBatch` call of `/batch`, waiting for a free
  *   fetcher included, and each epoch's `stats.getItemMs`, read-ahead
  *   batches included); open epochs, in-flight batch requests, refused
- *   requests and instances made.
+ *   requests and instances made. A batch counts as served once it is
+ *   encoded and sent on; one that cannot be encoded counts as failed.
  *
- * A bad query is a 400 whose JSON `{ name, message }` names the value,
- * an unknown path a 404, another method than GET and HEAD a 405, and a
- * request beyond `maxConcurrent` a 503 with `Retry-After`. `HEAD` answers
- * with the headers only, and fetches nothing.
+ * A bad query is a 400 whose JSON `{ name, message }` names the value
+ * (an unknown parameter included: `/info`, `/healthz` and `/metrics` take
+ * none), an unknown path a 404, another method than GET and HEAD a 405, a
+ * request beyond `maxConcurrent` a 503 with `Retry-After` (busy), and any
+ * request once the host is closed a 503 without it (see
+ * {@linkcode DatasetHandler}). `HEAD` answers with the headers only, and
+ * fetches nothing.
  *
  * `make` builds one instance of the dataset; it is first called when a
  * request needs one. One instance serves every `/batch` request, at once,
@@ -139,7 +153,16 @@ export interface DatasetHandler extends AsyncDisposable {
  * `1 + maxConcurrent` instances are made, each with the dataset's
  * `workers`; an idle one ends its workers after the dataset's
  * `idleTimeout`, and `close()` ends them all. Every instance must give the
- * same batches for the same index, epoch number and seed.
+ * same batches for the same index, epoch number and seed, and `make` must
+ * build a new one on each call (`() => dataset` is a 500 from its second
+ * call on).
+ *
+ * A place under `maxConcurrent` is held until its `getItem` calls settle:
+ * a `/batch` whose client left, or an `/epoch` cancelled, waits for them.
+ * So a served dataset should set its `timeout`, for a call that hangs to
+ * give its place back. An `/epoch` whose client stays connected but stops
+ * reading holds its place too (backpressure pauses it): a public host
+ * belongs behind a proxy with a send timeout.
  *
  * `/batch` runs no epoch hooks (`getBatch` runs none; `onWorkerStart` does
  * run in new workers); `/epoch` runs them as a local epoch does. A dataset
@@ -179,7 +202,8 @@ export interface DatasetHandler extends AsyncDisposable {
  * ```ts ignore
  * import { serveDataset } from "@pydataset/pydataset/remote";
  *
- * await using handler = serveDataset(() => new Images(files, { workers: 4 }));
+ * // A timeout, for a getItem that hangs to give its place under maxConcurrent back.
+ * await using handler = serveDataset(() => new Images(files, { workers: 4, timeout: 30_000 }));
  * const server = Deno.serve({ hostname: "127.0.0.1", port: 8000 }, handler);
  * // curl 'http://127.0.0.1:8000/epoch?epoch=3&shuffle=1&seed=7&shard=0/2'
  * await server.finished;
@@ -209,13 +233,33 @@ async function route(
 ): Promise<Response> {
   const url = new URL(request.url);
   const path = url.pathname;
-  if (request.method === "OPTIONS" && cors) return preflight();
-  if (request.method !== "GET" && request.method !== "HEAD") {
-    const allow = cors ? "GET, HEAD, OPTIONS" : "GET, HEAD";
+  const refused = checkRequest(request.method, path, cors);
+  if (refused) return refused;
+  if (request.method === "OPTIONS") return preflight(request, cors!);
+  // /metrics only reads counters: it still tells how many requests the closed host refused.
+  if (host.pool.closed && path !== "/metrics") return host.admission.closed(path);
+  const head = request.method === "HEAD";
+  try {
+    if (path === "/batch") return await serveBatch(url, head, host);
+    if (path === "/epoch") return serveEpoch(url, head, host);
+    return serveOther(url, path, host);
+  } catch (error) {
+    return errorResponse(500, reportOf(error));
+  }
+}
+
+/** The 405 of a method a host does not answer, or the 404 of an unknown path. */
+function checkRequest(
+  method: string,
+  path: string,
+  cors: CorsOrigins | undefined,
+): Response | undefined {
+  const methods = cors ? ["GET", "HEAD", "OPTIONS"] : ["GET", "HEAD"];
+  if (!methods.includes(method)) {
+    const allow = methods.join(", ");
     return errorResponse(405, {
       name: "NotSupportedError",
-      message:
-        `Cannot serve ${path} as a host answers ${allow} only: current method is ${request.method}`,
+      message: `Cannot serve ${path} as a host answers ${allow} only: current method is ${method}`,
     }, { allow });
   }
   if (!PATHS.includes(path)) {
@@ -224,19 +268,19 @@ async function route(
       message: `Cannot serve ${show(path)} as no such path exists: use ${PATHS.join(", ")}`,
     });
   }
-  if (host.pool.closed) {
-    return host.admission.refusal(`Cannot serve ${path} as the host was closed`);
-  }
-  const head = request.method === "HEAD";
+  return undefined;
+}
+
+/** Answers `/info`, `/healthz` and `/metrics`, which take no query parameters. */
+function serveOther(url: URL, path: string, host: Host): Response {
   try {
-    if (path === "/batch") return await serveBatch(url, head, host);
-    if (path === "/epoch") return serveEpoch(url, head, host);
-    if (path === "/info") return info(host);
-    if (path === "/metrics") return metrics(host);
-    return new Response("ok\n", { headers: { "content-type": "text/plain; charset=utf-8" } });
+    checkNoQuery(url, path);
   } catch (error) {
-    return errorResponse(500, reportOf(error));
+    return errorResponse(400, reportOf(error));
   }
+  if (path === "/info") return info(host);
+  if (path === "/metrics") return metrics(host);
+  return new Response("ok\n", { headers: { "content-type": "text/plain; charset=utf-8" } });
 }
 
 function info({ pool }: Host): Response {
