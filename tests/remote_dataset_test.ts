@@ -1,15 +1,17 @@
 // RemoteDataset against data hosts in child processes
 // (tests/fixtures/remote_host.ts): spreading the load, losing a host
-// mid-epoch, failures, slow and busy hosts, connect's checks, and the
-// core's promises (order, exactly once, shuffle, shard, resume, tfjs)
-// through it, compared with the fixture's dataset read locally.
+// mid-epoch, failures, slow, busy and closed hosts, connect's checks, and
+// the core's promises (order, exactly once, shuffle, shard, resume, tfjs)
+// through it, compared with the fixture's dataset read locally. A few
+// hosts that misbehave on purpose are Deno.serve handlers in the test.
 
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { BatchError, ndarray } from "../mod.ts";
-import { RemoteDataset } from "../remote.ts";
+import { RemoteDataset, serveDataset } from "../remote.ts";
 import { toTfDataset } from "../tfjs.ts";
-import { collect, within } from "./_helpers.ts";
+import { batchResponse, MEDIA_TYPE } from "../wire.ts";
+import { collect, readUntilError, within } from "./_helpers.ts";
 import { startHosts } from "./fixtures/child_hosts.ts";
 import { type HostBatch, HostData } from "./fixtures/remote_host.ts";
 
@@ -17,6 +19,18 @@ import { type HostBatch, HostData } from "./fixtures/remote_host.ts";
 const indices = (batches: HostBatch[]) => batches.map((batch) => batch.index[0]);
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** A host in this process: a correct `/info` of `length` batches, and `/batch` answered by `batch`. */
+function inTestHost(length: number, batch: (request: Request, index: number) => Response) {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const url = new URL(request.url);
+    if (url.pathname === "/info") {
+      return Response.json({ protocol: 1, name: "InTest", length, mediaType: MEDIA_TYPE });
+    }
+    return batch(request, Number(url.searchParams.get("index")));
+  });
+  return { server, url: `http://127.0.0.1:${server.addr.port}` };
+}
 
 /** Batches per second of one epoch of `dataset`. */
 async function rate(dataset: RemoteDataset<HostBatch>): Promise<number> {
@@ -118,6 +132,7 @@ Deno.test("RemoteDataset.connect names a host that cannot be reached", async () 
 
 Deno.test("RemoteDataset: a host at maxConcurrent answers 503, and both readers get every batch; the wait is not counted against the timeout", async () => {
   await using hosts = await startHosts(["--max-concurrent", "1", "--delay", "30", "--length", "8"]);
+  // The reader refused waits a Retry-After of 1 s (or two), past the timeout of 500 ms.
   const options = { hosts: hosts.urls, workers: 1, timeout: 500, retries: 0 };
   await using first = await RemoteDataset.connect<HostBatch>(options);
   await using second = await RemoteDataset.connect<HostBatch>(options);
@@ -275,6 +290,21 @@ Deno.test("RemoteDataset.connect checks its options, naming the value", async (t
       /permissions is not one of its options/,
     ],
     [
+      "a user name and password, which the message masks",
+      { hosts: ["http://user:secret@127.0.0.1:1"] },
+      /^TypeError: Cannot connect RemoteDataset as hosts\[0\] must have no user name or password: send credentials with the headers option .*: current value is "http:\/\/\*\*\*:\*\*\*@127\.0\.0\.1:1\/"$/,
+    ],
+    [
+      "an empty query",
+      { hosts: ["http://127.0.0.1:1/?"] },
+      /hosts\[0\] must have no query or fragment: current value is "http:\/\/127\.0\.0\.1:1\/\?"/,
+    ],
+    [
+      "an empty fragment",
+      { hosts: ["http://127.0.0.1:1/#"] },
+      /hosts\[0\] must have no query or fragment: current value is "http:\/\/127\.0\.0\.1:1\/#"/,
+    ],
+    [
       "avoidFor",
       { hosts: ["http://127.0.0.1:1"], avoidFor: "soon" },
       /avoidFor must be a non-negative number of milliseconds: current value is "soon"/,
@@ -290,6 +320,138 @@ Deno.test("RemoteDataset.connect checks its options, naming the value", async (t
     await assert.rejects(
       RemoteDataset.connect({ hosts: ["http://127.0.0.1:1"], workers: 0 }),
       /Cannot create RemoteDataset as workers must be a positive integer: current value is 0/,
+    );
+  });
+});
+
+Deno.test("RemoteDataset: hosts at maxConcurrent 1 under 12 requests in flight, one killed mid-epoch: every batch once, as locally", async () => {
+  const args = ["--delay", "5", "--length", "60", "--max-concurrent", "1"];
+  await using hosts = await startHosts(args, args, args);
+  await using remote = await RemoteDataset.connect<HostBatch>({
+    hosts: hosts.urls,
+    workers: 12,
+    ordered: false,
+    timeout: 2_000,
+  });
+  const options = { shuffle: true, seed: 9, epoch: 2 };
+  const read: HostBatch[] = [];
+  await within(
+    (async () => {
+      for await (const batch of remote.epoch(options)) {
+        read.push(batch);
+        // The killed host is avoided while the live ones are only busy or full.
+        if (read.length === 20) hosts.hosts[2]!.child.kill("SIGKILL");
+      }
+    })(),
+    30_000,
+  );
+  assert.deepEqual(indices(read).toSorted((a, b) => a! - b!), range(60));
+  const local = new HostData(60);
+  for (const batch of read) {
+    assert.deepEqual(batch, await local.getBatch(batch.index[0]!, options));
+  }
+  await local.close();
+});
+
+Deno.test("RemoteDataset: more requests in flight than a host's maxConcurrent wait for a place, not for Retry-After", async () => {
+  await using hosts = await startHosts(
+    ["--max-concurrent", "2", "--workers", "2", "--delay", "10", "--length", "40"],
+  );
+  await using remote = await RemoteDataset.connect<HostBatch>({ hosts: hosts.urls, workers: 6 });
+  const started = performance.now();
+  assert.deepEqual(indices(await within(collect(remote.epoch()), 60_000)), range(40));
+  const ms = performance.now() - started;
+  console.log(`40 batches of 10 ms, 2 at a time, 6 asked for at a time: ${Math.round(ms)} ms`);
+  // About 200 ms at the host's pace; a Retry-After of 1 s at each 503 made it seconds.
+  assert.ok(ms < 5_000, `${ms} ms`);
+});
+
+Deno.test("RemoteDataset: a closed host (503 without Retry-After) is avoided, and the epoch completes from the other", async () => {
+  await using hosts = await startHosts(["--length", "8"]);
+  const handler = serveDataset(() => new HostData(8));
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  const closed = `http://127.0.0.1:${server.addr.port}`;
+  const options = { retryDelay: 1, timeout: 2_000 };
+  await using both = await RemoteDataset.connect<HostBatch>({
+    hosts: [closed, ...hosts.urls],
+    ...options,
+  });
+  await using alone = await RemoteDataset.connect<HostBatch>({ hosts: [closed], ...options });
+  await handler.close();
+  assert.deepEqual(indices(await within(collect(both.epoch()))), range(8));
+  assert.ok(both.stats!.retries >= 1, "the closed host's first batch was tried again");
+  const error = await within(collect(alone.epoch()).catch((error) => error));
+  assert.ok(error instanceof BatchError, String(error));
+  assert.match(
+    error.message,
+    /^Cannot get batch 0 of RemoteDataset \(3 attempts failed\): http:\/\/127\.0\.0\.1:\d+ answered 503 without Retry-After, as a host that is going away does: /,
+  );
+});
+
+Deno.test("RemoteDataset: a host that stays busy past the timeout is waited for, and the epoch's signal ends the wait", async () => {
+  let refusals = 2;
+  const host = inTestHost(
+    3,
+    (_, index) =>
+      index === 1 && refusals-- > 0
+        ? Response.json({ name: "Busy", message: "full" }, {
+          status: 503,
+          headers: { "retry-after": "1" },
+        })
+        : batchResponse(ReadableStream.from([Float32Array.of(index)]), {
+          headers: { "x-pydataset-index": String(index) },
+        }),
+  );
+  await using _server = host.server;
+  await using remote = await RemoteDataset.connect<Float32Array>({
+    hosts: [host.url],
+    workers: 1,
+    timeout: 300,
+    retries: 0,
+  });
+  // Batch 1 waits two Retry-Afters of 1 s, far past the timeout: not counted, not failed.
+  const read = await within(collect(remote.epoch()), 10_000);
+  assert.deepEqual(read, [Float32Array.of(0), Float32Array.of(1), Float32Array.of(2)]);
+  assert.equal(remote.stats!.retries, 0);
+  refusals = Infinity;
+  const reason = new Error("training stopped");
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(reason), 1_500);
+  const { read: before, error } = await within(
+    readUntilError(remote.epoch({ signal: stop.signal })),
+    10_000,
+  );
+  assert.deepEqual(before, [Float32Array.of(0)]);
+  assert.equal(error, reason);
+});
+
+Deno.test("RemoteDataset.connect: a host whose /info redirects, or sends an endless error, is refused, named", async (t) => {
+  await t.step("a redirect is not followed", async () => {
+    const target = inTestHost(4, () => new Response(null, { status: 500 }));
+    await using _target = target.server;
+    await using server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      () => Response.redirect(`${target.url}/info`, 302),
+    );
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    await assert.rejects(
+      within(RemoteDataset.connect({ hosts: [url] })),
+      new RegExp(`^Error: Cannot connect RemoteDataset as ${url} cannot be reached: .*redirect`),
+    );
+  });
+  await t.step("an error's body is read only so far", async () => {
+    const chunk = new TextEncoder().encode("x".repeat(16_384));
+    await using server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      () =>
+        new Response(new ReadableStream({ pull: (controller) => controller.enqueue(chunk) }), {
+          status: 500,
+        }),
+    );
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    await assert.rejects(
+      within(RemoteDataset.connect({ hosts: [url] })),
+      new RegExp(`^Error: Cannot connect RemoteDataset as ${url} answered 500: x{200}$`),
     );
   });
 });

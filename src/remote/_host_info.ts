@@ -1,6 +1,7 @@
 // What a RemoteDataset learns from its hosts as it connects: every host's
 // `GET /info` in parallel, within the timeout, checked against protocol 1,
-// and one length they all agree on.
+// and one length they all agree on. A redirect is not followed (it fails
+// that host), and an error's body is read only so far (`whatItSaid`).
 
 import { show } from "../_describe.ts";
 import { nameAndMessage, whatItSaid } from "../fetch/http/_answer.ts";
@@ -52,7 +53,7 @@ export async function readHostInfo(
 async function answerOf(host: Host, headers: Headers, signal: AbortSignal): Promise<Answer> {
   let response: Response;
   try {
-    response = await fetch(new URL("info", host.url), { headers, signal });
+    response = await fetch(new URL("info", host.url), { headers, signal, redirect: "error" });
   } catch (error) {
     return { host, problem: `cannot be reached: ${nameAndMessage(error)}` };
   }

@@ -36,7 +36,8 @@ const WORKER_OPTIONS = ["useMultiprocessing", "module", "permissions"] as const;
  * Checks `options` (a `RemoteDatasetOptions`, as any caller may pass) and
  * applies a RemoteDataset's defaults; PyDataset checks the options it gets.
  *
- * @throws {TypeError} A value of the wrong type, a bad or repeated host, or
+ * @throws {TypeError} A value of the wrong type, a bad or repeated host
+ * (one with a query, a fragment or credentials is bad too), or
  * an option that needs Workers.
  * @throws {RangeError} `avoidFor` out of range.
  */
@@ -115,11 +116,31 @@ function checkHost(host: unknown, i: number): URL {
   } catch {
     throw new TypeError(`${what}: current value is ${show(String(host))}`);
   }
-  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.search || url.hash) {
-    throw new TypeError(`${what}, without a query or fragment: current value is ${show(url.href)}`);
+  const shown = show(masked(url).href);
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError(`${what}: current value is ${shown}`);
+  }
+  // `href`, not `search` and `hash`: those are "" for a bare "?" or "#" too.
+  if (/[?#]/.test(url.href)) {
+    throw new TypeError(
+      `${PREFIX} hosts[${i}] must have no query or fragment: current value is ${shown}`,
+    );
+  }
+  if (url.username || url.password) {
+    throw new TypeError(
+      `${PREFIX} hosts[${i}] must have no user name or password: send credentials with the headers option (an authorization header): current value is ${shown}`,
+    );
   }
   if (!url.pathname.endsWith("/")) url.pathname += "/";
   return url;
+}
+
+/** `url` with its user name and password, if any, shown as `***`. */
+function masked(url: URL): URL {
+  const copy = new URL(url);
+  if (copy.username) copy.username = "***";
+  if (copy.password) copy.password = "***";
+  return copy;
 }
 
 function checkAvoidFor(avoidFor: unknown): asserts avoidFor is number {

@@ -45,7 +45,10 @@ export interface RemoteDatasetOptions extends
    * The data hosts (`serveDataset`), as http or https URLs, each serving
    * the same dataset; one may be a load balancer in front of many. A
    * URL's path is kept: `http://lb/data` asks `http://lb/data/batch`. At
-   * least one, none twice.
+   * least one, none twice; none with a query or fragment, or with a user
+   * name or password (send credentials with `headers`, such as
+   * `authorization`). A host that answers with a redirect fails: it is
+   * not followed.
    */
   hosts: (string | URL)[];
   /**
@@ -61,15 +64,19 @@ export interface RemoteDatasetOptions extends
   /**
    * Milliseconds one request for a batch may take (a host that overruns
    * it is avoided, and the batch tried again elsewhere), and the longest
-   * `connect` waits for the hosts' `/info`. A wait for a busy host (a
-   * 503) does not count. A positive number.
+   * `connect` waits for the hosts' `/info`. A wait for a busy host (a 503
+   * with `Retry-After`) does not count: hosts at their limit are
+   * backpressure, waited for as long as they say so (the epoch's `signal`
+   * ends the wait). A positive number.
    *
    * @default {30_000}
    */
   timeout?: number;
   /**
    * How many more times a batch is asked for after a failure (a host that
-   * cannot be reached, an error status, an unreadable body, the timeout),
+   * cannot be reached, an error status, a redirect, an unreadable body,
+   * the timeout, or a 503 without `Retry-After`, which a host that is going
+   * away answers),
    * each time from another host when there is one. A non-negative
    * integer; more than a local dataset's 0, since losing a host is
    * expected.
@@ -108,13 +115,16 @@ export interface RemoteDatasetOptions extends
  * dataset, and each batch equals the one the dataset would give locally,
  * since a host computes it from the same index, epoch number and seed.
  *
- * A host that fails (cannot be reached, answers an error, sends what
- * cannot be read, or overruns `timeout`) is avoided for `avoidFor`, and
+ * A host that fails (cannot be reached, answers an error or a redirect,
+ * sends what cannot be read, overruns `timeout`, or answers 503 without
+ * `Retry-After`, as a closed host does) is avoided for `avoidFor`, and
  * the batch is tried again (`retries`) on another; the `BatchError` of a
  * batch that fails everywhere names the last host and what it answered.
- * A host at its limit (503) is no failure: the request goes to another
- * host at once, or waits for its `Retry-After` (at most 30 s), which
- * does not count against `timeout`.
+ * A host at its limit (503 with `Retry-After`) is no failure: the request
+ * goes to another host at once, or waits, which does not count against
+ * `timeout`: for a place to free up when others of this dataset's
+ * requests are in flight there, else for its `Retry-After` (at most
+ * 30 s), for as long as the hosts stay busy.
  *
  * `getItem(index, info)` is `getBatch(index, { epoch: info.epoch, seed:
  * info.epochSeed })`: it fetches through the hosts too, when no epoch is
@@ -168,7 +178,8 @@ export class RemoteDataset<B = Batch> extends PyDataset<B> {
    * @typeParam B The type of one batch, as the hosts send it (not checked).
    * @param options The hosts and how batches are fetched from them.
    * @returns The dataset.
-   * @throws {TypeError} A bad, repeated or non-http host, an option of the
+   * @throws {TypeError} A bad, repeated or non-http host, one with a query,
+   * a fragment or credentials, an option of the
    * wrong type, or an option of Workers (`useMultiprocessing`, `module`,
    * `permissions`).
    * @throws {RangeError} An option out of range.
@@ -210,8 +221,8 @@ export class RemoteDataset<B = Batch> extends PyDataset<B> {
   static async connect<B = Batch>(options: RemoteDatasetOptions): Promise<RemoteDataset<B>> {
     const resolved = resolveRemoteOptions(options);
     const hosts = new Hosts(resolved.hosts, resolved.avoidFor);
-    const dataset = new RemoteDataset<B>(hosts, resolved.headers, resolved.dataset);
     const { signal, timeout } = resolved;
+    const dataset = new RemoteDataset<B>(hosts, resolved.headers, resolved.dataset);
     const info = await readHostInfo(hosts.all, resolved.headers, signal, timeout);
     dataset.#length = info.length;
     dataset.#remoteName = info.name;

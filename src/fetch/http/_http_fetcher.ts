@@ -1,15 +1,20 @@
 // Fetchers whose batches come from data hosts: `count` slots on the main
 // thread, each with one `GET {host}/batch?index=&epoch=&seed=` in flight at
 // a time, as a ThreadFetcher's slots each run one `getItem` call. Which
-// host, and what a host's failure or a 503 does, is decided here alone:
-// a failure avoids the host for a while and goes to the policy, whose
-// retry this fetcher sends elsewhere; a 503 is no failure: the request goes
-// to another host at once, or waits (not counted against the timeout) for
-// the first to be free.
+// host (the rule is in `_hosts.ts`), and what a host's failure or a 503
+// does, is decided here alone:
+// - a failure (no answer, an error status, a redirect, a body that cannot
+//   be read, a 200 without `x-pydataset-index`, the timeout, or a 503
+//   without Retry-After, which a closed host answers) avoids the host for
+//   a while and goes to the policy, whose retry goes elsewhere;
+// - a 503 with Retry-After is no failure: the request goes to another host
+//   at once, or waits (not counted against the timeout) for a host to be
+//   free, for as long as the hosts say they are busy: overload is
+//   backpressure, and the epoch's signal still ends the wait.
 
 import type { FetchJob } from "../_fetcher.ts";
 import { SlotFetcher } from "../_slots.ts";
-import { busyFor, nameAndMessage, onlyBatch, whatItSaid } from "./_answer.ts";
+import { checkServed, nameAndMessage, onlyBatch, retryAfter, whatItSaid } from "./_answer.ts";
 import type { Host, Hosts } from "./_hosts.ts";
 
 /** Options for {@linkcode HttpFetcher}. */
@@ -24,7 +29,7 @@ export interface HttpFetcherOptions<B> {
   read(response: Response): ReadableStream<B>;
 }
 
-/** What a host that said 503 gave instead of a batch. */
+/** What a host that said 503 with Retry-After gave instead of a batch. */
 const BUSY: unique symbol = Symbol("busy");
 
 /** Fetches batches from data hosts, `count` requests at a time. */
@@ -62,22 +67,23 @@ export class HttpFetcher<B> extends SlotFetcher<B> {
   }
 
   /**
-   * The host to send to: at once when one is not busy, else once the
-   * first is free. The job is `waiting` meanwhile: the wait is not the
+   * The host to send to, counted as sent to: at once when one is free,
+   * else once one is. The job is `waiting` meanwhile: the wait is not the
    * batch's, and does not count against its timeout.
    */
   async #host(job: FetchJob<B>, signal: AbortSignal): Promise<Host> {
-    let choice = this.#options.hosts.choose();
-    if (typeof choice !== "number") return choice;
-    job.waiting?.();
+    const { hosts } = this.#options;
+    let choice = hosts.choose();
+    if (typeof choice === "number") job.waiting?.();
     while (typeof choice === "number") {
-      await sleep(choice, signal);
-      choice = this.#options.hosts.choose();
+      await hosts.wait(choice, signal);
+      choice = hosts.choose();
     }
+    hosts.sent(choice);
     return choice;
   }
 
-  /** Sends one request to `host`: its batch, or BUSY for a 503. */
+  /** Sends one request to `host` (counted as sent to already): its batch, or BUSY for a 503. */
   async #send(
     host: Host,
     path: string,
@@ -85,41 +91,38 @@ export class HttpFetcher<B> extends SlotFetcher<B> {
     signal: AbortSignal,
   ): Promise<B | typeof BUSY> {
     const { hosts, headers } = this.#options;
-    host.inFlight++;
+    let busyFor: number | undefined;
     try {
-      const response = await fetch(new URL(path, host.url), { headers, signal }).catch((error) => {
+      const init = { headers, signal, redirect: "error" } as const;
+      const response = await fetch(new URL(path, host.url), init).catch((error) => {
         throw new Error(`${host.name} could not be reached: ${nameAndMessage(error)}`, {
           cause: error,
         });
       });
-      const answer = await this.#answer(host, response, index);
-      if (answer !== BUSY) hosts.answered(host);
-      return answer;
+      if (response.status === 503) {
+        busyFor = await retryAfter(response, host.name);
+        return BUSY;
+      }
+      const batch = await this.#answer(host, response, index);
+      hosts.answered(host);
+      return batch;
     } catch (error) {
       const reason = signal.aborted ? signal.reason : undefined;
       // A request the timeout cut short is the host's failure; one no longer wanted is not.
       if (reason === undefined || isTimeout(reason)) hosts.avoid(host);
       throw reason ?? error;
     } finally {
-      host.inFlight--;
+      if (busyFor === undefined) hosts.settled(host);
+      else hosts.refused(host, busyFor);
     }
   }
 
-  /** What `host`'s response to batch `index` gives: the batch, BUSY, or an error naming it. */
-  async #answer(host: Host, response: Response, index: number): Promise<B | typeof BUSY> {
-    const { status } = response;
-    if (status === 503) {
-      this.#options.hosts.busy(host, await busyFor(response));
-      return BUSY;
-    }
+  /** What `host`'s response (not a 503) to batch `index` gives: the batch, or an error naming it. */
+  async #answer(host: Host, response: Response, index: number): Promise<B> {
     if (!response.ok) {
-      throw new Error(`${host.name} answered ${status}: ${await whatItSaid(response)}`);
+      throw new Error(`${host.name} answered ${response.status}: ${await whatItSaid(response)}`);
     }
-    const served = response.headers.get("x-pydataset-index");
-    if (served !== null && served !== String(index)) {
-      await response.body?.cancel();
-      throw new Error(`${host.name} answered batch ${served} when asked for batch ${index}`);
-    }
+    await checkServed(response, index, host.name);
     return await onlyBatch(response, this.#options.read, host.name);
   }
 }
@@ -127,20 +130,4 @@ export class HttpFetcher<B> extends SlotFetcher<B> {
 /** Whether an abort's reason is a timeout's (the policy's `TimeoutError`). */
 function isTimeout(reason: unknown): boolean {
   return reason instanceof DOMException && reason.name === "TimeoutError";
-}
-
-/** Resolves after `ms`, or rejects with `signal`'s reason once it aborts; leaves no timer. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  const { promise, resolve, reject } = Promise.withResolvers<void>();
-  const onAbort = () => {
-    clearTimeout(timer);
-    reject(signal.reason);
-  };
-  const timer = setTimeout(() => {
-    signal.removeEventListener("abort", onAbort);
-    resolve();
-  }, ms);
-  signal.addEventListener("abort", onAbort, { once: true });
-  return promise;
 }
