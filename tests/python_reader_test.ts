@@ -358,6 +358,14 @@ Deno.test("read_epoch over two hosts yields the batches of dataset.epoch, in its
         assert.ok(await metric(busy!, "pydataset_refused_requests_total") > 0, "some 503s");
       },
     ],
+    [
+      "one host at its limit, retries 0: a busy 503 uses no try",
+      [{ length: 23, options: { delay: 5 }, maxConcurrent: 1 }],
+      ["--workers", "3", "--retries", "0"],
+      async ([busy]) => {
+        assert.ok(await metric(busy!, "pydataset_refused_requests_total") > 0, "some 503s");
+      },
+    ],
   ];
   const expected = (await localEpoch(23, { epoch: 4, shuffle: true, seed: 11 })).map((batch) => ({
     batch: canonical(batch),

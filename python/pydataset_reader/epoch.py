@@ -54,8 +54,11 @@ def read_epoch(
     requested or held ahead of the one the caller takes next. A failed
     request is tried again, ``retries`` times, on a host it has not tried
     while there is one (else after a pause of 0.1 s, doubling up to 1 s); one
-    that a host refuses as wrong (a 4xx) is not. A host that
-    answers 503 gets no request until its ``Retry-After`` has passed. The
+    that a host refuses as wrong (a 4xx) is not. A host that answers 503
+    with ``Retry-After`` (at its limit) takes no more requests than it has in
+    flight until one of them ends (with none in flight, none until its
+    ``Retry-After`` has passed); the request goes elsewhere or waits, without
+    using one of its tries. A 503 without it (a closed host) is a failed try. The
     hosts compute the shuffled order, so every host and every reader agrees
     on it given ``seed`` and ``epoch``.
 
@@ -178,38 +181,69 @@ class _Stopped(Exception):
 
 
 class _Hosts:
-    """Which host takes the next request: the least busy that is not backing off."""
+    """Which host takes the next request: the least busy that is neither backing off nor full.
 
-    def __init__(self, count: int, stop: threading.Event) -> None:
-        self._lock = threading.Lock()
+    A host that answers a busy 503 while others of these requests are in flight there is
+    full at that many until one of them ends; one with nothing else in flight there backs
+    off for its ``Retry-After``.
+    """
+
+    def __init__(self, count: int) -> None:
+        self._changed = threading.Condition()
+        self._stopped = False
         self._busy = [0] * count
+        self._full_at: List[Optional[int]] = [None] * count
         self._not_before = [0.0] * count
         self._next = 0
-        self._stop = stop
+
+    def stop(self) -> None:
+        """Wakes every waiting request, to be dropped."""
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
 
     def acquire(self, avoid: Sequence[int]) -> int:
-        """A host for a request, preferring those not in ``avoid``; waits out every back-off."""
-        while True:
-            with self._lock:
+        """A host for a request, preferring those not in ``avoid``; waits while none can take it."""
+        with self._changed:
+            while not self._stopped:
                 now = time.monotonic()
                 count = len(self._busy)
-                ready = [i for i in range(count) if self._not_before[i] <= now]
+                ready = [i for i in range(count) if self._open(i, now)]
                 if ready:
                     fresh = [i for i in ready if i not in avoid] or ready
                     host = min(fresh, key=lambda i: (self._busy[i], (i - self._next) % count))
                     self._busy[host] += 1
                     self._next = (host + 1) % count
                     return host
-                wait = min(self._not_before) - now
-            if self._stop.wait(wait):
-                raise _Stopped()
+                later = [t for t in self._not_before if t > now]
+                # Woken by a request that ends (a place frees) or by stop(), else at a back-off's end.
+                self._changed.wait(min(later) - now if later else None)
+            raise _Stopped()
 
-    def release(self, host: int) -> None:
-        with self._lock:
+    def _open(self, host: int, now: float) -> bool:
+        full_at = self._full_at[host]
+        return self._not_before[host] <= now and (full_at is None or self._busy[host] < full_at)
+
+    def release(self, host: int, busy: bool = False) -> None:
+        """A request to ``host`` ended; ``busy`` when the host refused it as full."""
+        with self._changed:
             self._busy[host] -= 1
+            if not busy:
+                self._full_at[host] = None
+            self._changed.notify()
+
+    def refused(self, host: int, retry_after: float) -> None:
+        """``host`` answered a busy 503 (the refused request is still counted in flight)."""
+        with self._changed:
+            others = self._busy[host] - 1
+            if others > 0:
+                self._full_at[host] = others
+            else:
+                self.back_off(host, retry_after)
+            self._changed.notify_all()
 
     def back_off(self, host: int, seconds: float) -> None:
-        with self._lock:
+        with self._changed:
             self._not_before[host] = max(self._not_before[host], time.monotonic() + seconds)
 
 
@@ -230,33 +264,43 @@ class _Fetcher:
         self._retries = retries
         self._timeout = timeout
         self._max_header_bytes = max_header_bytes
-        self._hosts = _Hosts(len(urls), self.stop)
+        self.hosts = _Hosts(len(urls))
 
     def __call__(self, position: int) -> Batch:
         tried: List[int] = []
         query = urllib.parse.urlencode({"position": position, **self._query})
         last: BaseException = RuntimeError("no attempt")
         url = ""
-        for attempt in range(self._retries + 1):
+        attempt = 0
+        while attempt <= self._retries:
             # Once every host has had its try, a pause before asking one again.
             pause = min(_PAUSE * 2 ** (attempt - len(self._urls)), 1.0) if attempt >= len(self._urls) else 0
             if self.stop.wait(pause):
                 raise _Stopped()
-            host = self._hosts.acquire(tried)
-            tried.append(host)
+            host = self.hosts.acquire(tried)
+            refused = False
             url = f"{self._urls[host]}/batch?{query}"
             try:
                 return self._one(url)
             except RemoteError as error:
+                if error.status == 503 and error.retry_after is not None:
+                    # Busy: no failure, and no attempt used; another host, or this one later.
+                    self.hosts.refused(host, error.retry_after)
+                    refused = True
+                    continue
                 last = error
+                tried.append(host)
+                attempt += 1
                 if error.status == 503:
-                    self._hosts.back_off(host, error.retry_after or _DEFAULT_RETRY_AFTER)
+                    self.hosts.back_off(host, _DEFAULT_RETRY_AFTER)  # going away
                 elif error.status is not None and 400 <= error.status < 500:
                     break  # the request itself is wrong: every host would refuse it
             except (OSError, http.client.HTTPException, ValueError) as error:
                 last = error
+                tried.append(host)
+                attempt += 1
             finally:
-                self._hosts.release(host)
+                self.hosts.release(host, busy=refused)
         raise self._failure(position, len(tried), url, last) from last
 
     def _one(self, url: str) -> Batch:
@@ -315,6 +359,7 @@ def _in_order(
     finally:
         # Requests not yet made are dropped; those in flight end within their timeout.
         fetch.stop.set()
+        fetch.hosts.stop()
         for future in pending:
             future.cancel()
         pool.shutdown(wait=True)
