@@ -58,6 +58,12 @@ export interface EpochPlan<B> {
   stats: EpochStats;
   /** What the reader has taken, filled in as the epoch runs. */
   progress: EpochProgress;
+  /**
+   * Throws what fails the epoch though every batch came (a worker moved
+   * the working directory): called once every fetch has settled, before
+   * `end`.
+   */
+  verify(): void;
   /** Runs `onEpochEnd`. */
   end(): Promise<void>;
   /** Called once, right before the stream closes, errors or is cancelled. */
@@ -383,6 +389,11 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     this.#plan.stats.elapsedMs = performance.now() - this.#startedAt;
     this.#plan.stats.ended = true;
     this.#waiting.clear();
+    try {
+      this.#plan.verify();
+    } catch (error) {
+      this.#failure ??= { position: this.#order!.length, error };
+    }
     let hookFailed = false;
     let hookError: unknown;
     try {

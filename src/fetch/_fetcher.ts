@@ -141,6 +141,12 @@ export interface Fetcher<B> {
    * done (workers are terminated; main-thread calls run to their end).
    */
   abandon(reason: Error): void;
+  /**
+   * What fails the epoch though every batch came, if anything: asked once
+   * its fetches have settled, before it ends (a worker moved the working
+   * directory since the last check).
+   */
+  verify?(): Error | undefined;
   /** The epoch has ended. */
   end(): void;
   /** Stops for good: queued and running jobs reject with `reason`. */
