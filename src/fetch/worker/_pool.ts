@@ -3,8 +3,10 @@
 //
 // Workers live across epochs; each epoch they get the dataset's state and
 // their WorkerInfo. One batch runs per worker at a time, and each worker
-// holds its next one, sent ahead, so that it starts without waiting for a
-// round trip; the rest wait in the job queues. A worker that dies (an
+// holds its next ones, sent ahead, so that it starts without waiting for a
+// round trip; the rest wait in the job queues. Jobs go two to a message
+// where they can: a post costs the main thread more than a batch's
+// bookkeeping. A worker that dies (an
 // error outside getItem, self.close(), Deno.exit()) is replaced under the same id, and its job fails with
 // FetcherLost (the policy retries it); a job let go of (its timeout) has
 // its worker replaced, since a running getItem cannot be stopped otherwise.
@@ -28,11 +30,14 @@ import { deserializeError } from "./_serialize_error.ts";
 import { checkWorkerOptions, workerOptionsError } from "./_worker_options.ts";
 import type { WorkerPermissions } from "../../options.ts";
 import {
+  answeredJob,
   cloneFailure,
+  type GetJob,
+  newClaims,
+  offerJob,
   readMessage,
-  sawWithdrawal,
   type ToWorker,
-  withdrawAhead,
+  withdrawJob,
 } from "./_protocol.ts";
 import { checkFolders } from "./_folder_check.ts";
 import { type PathScopes, pathScopes } from "./_path_scopes.ts";
@@ -40,6 +45,15 @@ import { workingDirectory } from "./_paths.ts";
 
 /** How often, at most, a worker's message has the working directory looked at, in ms. */
 const CWD_CHECK_MS = 1;
+
+/**
+ * The most jobs a worker holds sent ahead, beyond the one it runs. More go
+ * once it holds one or none, so that it never waits for a round trip.
+ */
+const AHEAD = 3;
+
+/** The most jobs in one message. */
+const PER_MESSAGE = 2;
 
 /** Options for {@linkcode WorkerPool}. */
 export interface WorkerPoolOptions {
@@ -60,8 +74,10 @@ export interface WorkerPoolOptions {
 }
 
 interface Job extends FetchJob {
-  /** The id of its last `get` message, to match the answer. */
+  /** The id it was last sent with, to match the answer. */
   id: number;
+  /** Its cell of its worker's claims, or -1 (see GetJob). */
+  cell: number;
 }
 
 interface Slot {
@@ -80,12 +96,12 @@ interface Slot {
   epoch: number;
   /** The job it runs. */
   job?: Job;
-  /** The job sent ahead, which it starts once `job` succeeds unless withdrawn first. */
-  ahead?: Job;
-  /** Shared with the worker: who has `ahead` (see ToWorker). */
-  claim: Int32Array;
-  /** The id of the last job sent ahead that was withdrawn, until its worker has seen that. */
-  withdrawn?: number;
+  /** The jobs sent ahead, in order: it starts each once the one before succeeds, unless withdrawn first. */
+  ahead: Job[];
+  /** Shared with the worker: the claims on `ahead` (see `offerJob`). */
+  claims: Int32Array;
+  /** The cells of `claims` that jobs here hold. */
+  held: Set<number>;
 }
 
 /**
@@ -222,7 +238,7 @@ export class WorkerPool implements Fetcher<unknown> {
    * then the next of its own is sent ahead, to start as that one ends.
    */
   fetch(request: FetchJob): void {
-    const job: Job = { ...request, id: -1 };
+    const job: Job = { ...request, id: -1, cell: -1 };
     const refusal = this.#closed ?? this.#fatal;
     if (refusal) return job.reject(refusal);
     if (job.signal.aborted) return job.reject(job.signal.reason);
@@ -237,42 +253,43 @@ export class WorkerPool implements Fetcher<unknown> {
    */
   #drop(job: Job): void {
     if (this.#queues.remove(job)) return job.reject(job.signal.reason);
-    const slot = this.#live().find((slot) => slot.job === job || slot.ahead === job);
+    const slot = this.#live().find((slot) => slot.job === job || slot.ahead.includes(job));
     if (!slot) return; // settled already
-    if (slot.ahead === job && this.#withdrawAhead(slot)) return job.reject(job.signal.reason);
+    if (slot.job !== job && this.#withdraw(slot, job)) return job.reject(job.signal.reason);
     const { running, ahead } = this.#empty(slot);
     this.#bury(slot);
     job.reject(job.signal.reason);
-    if (ahead !== job) this.#requeue(ahead);
-    // The worker had started the job sent ahead: the batch before it, on its
-    // way, is lost with the worker.
-    if (running && running !== job) {
-      const cause = new Error(`It was replaced to stop batch ${job.index}, sent ahead to it`);
-      running.reject(this.#lostJob(running, cause));
+    // The worker had started `job`, sent ahead: the batches before it, on
+    // their way, are lost with the worker; those after it never started.
+    const at = ahead.indexOf(job);
+    this.#requeue(ahead.slice(at + 1));
+    const cause = new Error(`It was replaced to stop batch ${job.index}, sent ahead to it`);
+    for (const lost of [running, ...ahead.slice(0, Math.max(at, 0))]) {
+      if (lost && lost !== job) lost.reject(this.#lostJob(lost, cause));
     }
     this.#dispatch();
   }
 
-  /** Takes the job sent ahead back from `slot`'s worker, unless it has started it: whether it did. */
-  #withdrawAhead(slot: Slot): boolean {
-    const id = slot.ahead!.id;
-    if (!withdrawAhead(slot.claim, id)) return false;
-    slot.ahead = undefined;
-    slot.withdrawn = id;
+  /** Takes `job`, sent ahead, back from `slot`'s worker, unless it has started it: whether it did. */
+  #withdraw(slot: Slot, job: Job): boolean {
+    if (!withdrawJob(slot.claims, job.cell)) return false;
+    slot.ahead.splice(slot.ahead.indexOf(job), 1);
+    slot.held.delete(job.cell);
     return true;
   }
 
   /** Clears `slot`'s jobs and returns them. */
-  #empty(slot: Slot): { running: Job | undefined; ahead: Job | undefined } {
+  #empty(slot: Slot): { running: Job | undefined; ahead: Job[] } {
     const { job: running, ahead } = slot;
     slot.job = undefined;
-    slot.ahead = undefined;
+    slot.ahead = [];
+    slot.held.clear();
     return { running, ahead };
   }
 
-  /** A job sent ahead that its worker never started goes first in its queue again. */
-  #requeue(job: Job | undefined): void {
-    if (job) this.#queues.putBack(job);
+  /** Jobs sent ahead that their worker never started go first in their queues again, in order. */
+  #requeue(jobs: Job[]): void {
+    for (const job of jobs.toReversed()) this.#queues.putBack(job);
   }
 
   /**
@@ -286,8 +303,9 @@ export class WorkerPool implements Fetcher<unknown> {
   /** Fails the jobs no worker has started, of positions after `after`. */
   withdraw(after: number, reason: Error): void {
     for (const slot of this.#live()) {
-      const ahead = slot.ahead;
-      if (ahead && ahead.position > after && this.#withdrawAhead(slot)) ahead.reject(reason);
+      for (const job of slot.ahead.filter((job) => job.position > after)) {
+        if (this.#withdraw(slot, job)) job.reject(reason);
+      }
     }
     for (const job of this.#queues.withdraw(after)) job.reject(reason);
   }
@@ -305,7 +323,7 @@ export class WorkerPool implements Fetcher<unknown> {
       slot.unready(reason);
       const { running, ahead } = this.#empty(slot);
       running?.reject(reason);
-      ahead?.reject(reason);
+      for (const job of ahead) job.reject(reason);
     }
     this.#slots = [];
     for (const job of this.#queues.withdraw(-Infinity)) job.reject(reason);
@@ -338,7 +356,9 @@ export class WorkerPool implements Fetcher<unknown> {
       id,
       worker,
       stopped: new Int32Array(new SharedArrayBuffer(4)),
-      claim: new Int32Array(new SharedArrayBuffer(4)).fill(-1),
+      ahead: [],
+      claims: newClaims(),
+      held: new Set(),
       ready,
       unready: reject,
       loaded: false,
@@ -354,7 +374,7 @@ export class WorkerPool implements Fetcher<unknown> {
     });
     worker.addEventListener("messageerror", () => {
       const error = new TypeError("The batch could not be deserialized on the main thread");
-      // The worker sent a batch: it goes on with the job sent ahead.
+      // The worker sent a batch: it goes on with the jobs sent ahead.
       this.#finish(slot, slot.job?.id ?? -1, true, (job) => job.reject(error));
     });
     this.#slots[id] = slot;
@@ -468,7 +488,7 @@ export class WorkerPool implements Fetcher<unknown> {
       epoch: this.#epoch,
       info: this.#infos[slot.id]!,
       stopped: slot.stopped,
-      claim: slot.claim,
+      claims: slot.claims,
       settings: this.#options.settings,
       state: this.#state,
     };
@@ -494,31 +514,58 @@ export class WorkerPool implements Fetcher<unknown> {
         continue;
       }
       if (!slot.loaded || slot.dead) continue;
-      if (!slot.job) this.#startNext(slot, false);
-      if (slot.job && !slot.ahead && this.#mayGoAhead(slot)) this.#startNext(slot, true);
+      if (!slot.job) this.#startIdle(slot);
+      else if (slot.ahead.length <= 1 && slot.epoch === this.#epoch) this.#sendAhead(slot);
     }
   }
 
   /**
-   * Whether a job may be sent ahead to `slot`: within the epoch whose state
-   * its worker holds, and once it has seen the last withdrawal (the claim
-   * holds one at a time).
+   * Sends `slot`'s idle worker its next job, which starts at once, with as
+   * many of its own as the message holds, sent ahead: only jobs that must
+   * run on this worker go ahead, as any other would wait behind a slow job
+   * while another worker is free.
    */
-  #mayGoAhead(slot: Slot): boolean {
-    if (slot.epoch !== this.#epoch) return false;
-    if (slot.withdrawn !== undefined && !sawWithdrawal(slot.claim, slot.withdrawn)) return false;
-    slot.withdrawn = undefined;
-    return true;
+  #startIdle(slot: Slot): void {
+    const first = this.#queues.take(slot.id);
+    if (!first) return;
+    first.cell = -1; // sent ahead before, it may hold an old cell
+    if (slot.epoch !== this.#epoch) {
+      try {
+        this.#sendState(slot);
+      } catch (error) {
+        first.reject(error);
+        return;
+      }
+    }
+    this.#send(slot, [first, ...this.#takeAhead(slot, PER_MESSAGE - 1)]);
+    first.begun();
   }
 
   /**
-   * Starts `slot`'s next job, or sends it ahead: only one that must run on
-   * this worker, as any other would wait behind a slow job while another
-   * worker is free.
+   * Sends `slot`'s busy worker more of its own jobs ahead, within the epoch
+   * whose state it holds.
    */
-  #startNext(slot: Slot, ahead: boolean): void {
-    const job = ahead ? this.#queues.takeOwn(slot.id) : this.#queues.take(slot.id);
-    if (job) this.#start(slot, job, ahead);
+  #sendAhead(slot: Slot): void {
+    const jobs = this.#takeAhead(slot, Math.min(PER_MESSAGE, AHEAD - slot.ahead.length));
+    if (jobs.length > 0) this.#send(slot, jobs);
+  }
+
+  /** Up to `count` of `slot`'s own queued jobs, each with a claim; fewer when no cell is free. */
+  #takeAhead(slot: Slot, count: number): Job[] {
+    const jobs: Job[] = [];
+    while (jobs.length < count) {
+      const cell = offerJob(slot.claims, slot.held);
+      if (cell < 0) break;
+      const job = this.#queues.takeOwn(slot.id);
+      if (!job) {
+        answeredJob(slot.claims, cell); // not offered after all
+        break;
+      }
+      job.cell = cell;
+      slot.held.add(cell);
+      jobs.push(job);
+    }
+    return jobs;
   }
 
   /** Starts a replacement for worker `id`; a failure fails every batch. */
@@ -530,29 +577,20 @@ export class WorkerPool implements Fetcher<unknown> {
     }
   }
 
-  #start(slot: Slot, job: Job, ahead: boolean): void {
-    if (slot.epoch !== this.#epoch) {
-      try {
-        this.#sendState(slot);
-      } catch (error) {
-        job.reject(error);
-        return;
-      }
+  /** Posts `jobs` to `slot`'s worker: the first runs now when it has none, the rest go ahead. */
+  #send(slot: Slot, jobs: Job[]): void {
+    const transfer: ArrayBuffer[] = [];
+    const message: GetJob[] = [];
+    for (const job of jobs) {
+      job.id = this.#nextId++;
+      if (slot.job) slot.ahead.push(job);
+      else slot.job = job;
+      const buffers = this.#options.buffers.take(slot.id);
+      transfer.push(...buffers);
+      const { id, index, cell } = job;
+      message.push({ id, index, cell, info: job.info(slot.id), buffers });
     }
-    job.id = this.#nextId++;
-    if (ahead) slot.ahead = job;
-    else slot.job = job;
-    const buffers = this.#options.buffers.take(slot.id);
-    const message: ToWorker = {
-      type: "get",
-      id: job.id,
-      index: job.index,
-      info: job.info(slot.id),
-      buffers,
-      ahead,
-    };
-    slot.worker.postMessage(message, buffers);
-    if (!ahead) job.begun();
+    slot.worker.postMessage({ type: "get", jobs: message } satisfies ToWorker, transfer);
   }
 
   /**
@@ -563,13 +601,17 @@ export class WorkerPool implements Fetcher<unknown> {
   #finish(slot: Slot, id: number, succeeded: boolean, settle: (job: Job) => void): void {
     const job = slot.job;
     if (!job || job.id !== id) return; // a late answer to a job already given up
-    const { ahead } = this.#empty(slot);
-    if (ahead && succeeded) {
-      slot.job = ahead;
-      ahead.begun();
-      this.#dispatch(); // its next job goes ahead before this batch is settled
+    if (job.cell >= 0) {
+      answeredJob(slot.claims, job.cell);
+      slot.held.delete(job.cell);
+    }
+    const next = succeeded ? slot.ahead.shift() : undefined;
+    if (next) {
+      slot.job = next;
+      next.begun();
+      this.#dispatch(); // its next jobs go ahead before this batch is settled
     } else {
-      this.#requeue(ahead);
+      this.#requeue(this.#empty(slot).ahead);
     }
     settle(job);
     this.#dispatch();

@@ -23,70 +23,88 @@ export type ToWorker =
      * sees the flag starts no more `getItem` calls meanwhile.
      */
     stopped: Int32Array;
-    /**
-     * Who has the job sent ahead: the worker, which starts it, or the main
-     * thread, which withdraws it (`startAhead`, `withdrawAhead`).
-     */
-    claim: Int32Array;
+    /** The claims on the jobs it is sent ahead (see `offerJob`). */
+    claims: Int32Array;
   }
   | {
     type: "get";
-    id: number;
-    index: number;
-    /**
-     * Sent while the worker's last job still runs: it starts only if the
-     * worker wins `claim`, and never after a failed job (the main thread
-     * queues it again, after that job's retry).
-     */
-    ahead: boolean;
-    /** What `getItem` gets as its `info` for this batch (the worker adds `allocate`). */
-    info: BatchFacts;
-    /** Released buffers of this worker's earlier batches, transferred: `allocate` takes from them. */
-    buffers: ArrayBuffer[];
+    /** Run in order, each after the one before. */
+    jobs: GetJob[];
   };
 
-// `claim`: -1 at first; an id the worker wrote as it started that job sent
-// ahead; or `-id - 2`, written by the main thread as it withdrew the job
-// `id`, until the worker, coming to that job, drops it and writes -1. Jobs
-// start in the order sent, so a mark for a later job stays when the worker
-// starts an earlier one; and the main thread sends no job ahead while a
-// withdrawal is unseen, so that one mark never overwrites another.
+/** One job of a `get` message. */
+export interface GetJob {
+  id: number;
+  index: number;
+  /**
+   * Its cell of `claims`: a job sent while the worker may still run
+   * others starts only if the worker wins its claim, and never after a
+   * failed job (the main thread queues it again, after that job's
+   * retry). -1 for the first job sent to an idle worker: it starts at once.
+   */
+  cell: number;
+  /** What `getItem` gets as its `info` for this batch (the worker adds `allocate`). */
+  info: BatchFacts;
+  /** Released buffers of this worker's earlier batches, transferred: `allocate` takes from them. */
+  buffers: ArrayBuffer[];
+}
 
-/** The main thread's mark for the withdrawn job `id`. */
-function mark(id: number): number {
-  return -id - 2;
+// `claims`: one cell per job a worker holds sent ahead, so that exactly
+// one of the worker (starting the job) and the main thread (withdrawing
+// it) gets each, whatever the order. A cell is FREE, OFFERED (the job is
+// on its way), STARTED, WITHDRAWN by the main thread (the worker, coming
+// to the job, drops it and frees the cell) or DROPPED by a worker that
+// failed an earlier job. The main thread offers a cell again only once no
+// job of its own holds it and the worker is done with it (FREE or DROPPED).
+
+/** How many jobs sent ahead a worker's claims can hold at once. */
+export const CLAIM_CELLS = 8;
+
+const FREE = 0;
+const OFFERED = 1;
+const STARTED = 2;
+const WITHDRAWN = 3;
+const DROPPED = 4;
+
+/** A worker's claims, every cell free. */
+export function newClaims(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(4 * CLAIM_CELLS));
 }
 
 /**
- * The worker's side of `claim`: whether it may start the job sent ahead
- * with `id`. A withdrawn one it drops, and says it saw the withdrawal.
+ * The main thread's side, sending a job ahead: a cell that neither a job
+ * it holds (`held`) nor the worker uses, now OFFERED; -1 when there is none.
  */
-export function startAhead(claim: Int32Array, id: number): boolean {
-  for (;;) {
-    const seen = Atomics.load(claim, 0);
-    if (seen === mark(id)) return dropAhead(claim, id), false;
-    if (seen <= -2 && -seen - 2 > id) return true; // a later job's mark stays
-    if (Atomics.compareExchange(claim, 0, seen, id) === seen) return true;
+export function offerJob(claims: Int32Array, held: ReadonlySet<number>): number {
+  for (let cell = 0; cell < CLAIM_CELLS; cell++) {
+    if (held.has(cell)) continue;
+    const state = Atomics.load(claims, cell);
+    if (state !== FREE && state !== DROPPED) continue;
+    Atomics.store(claims, cell, OFFERED);
+    return cell;
   }
+  return -1;
 }
 
-/** The worker drops the job sent ahead with `id` (withdrawn, or after a failure): it saw any withdrawal. */
-export function dropAhead(claim: Int32Array, id: number): void {
-  Atomics.compareExchange(claim, 0, mark(id), -1);
+/**
+ * The worker's side: whether it starts the job of `cell`. With `dropping`
+ * (an earlier job failed) it drops it instead; a withdrawn one it drops,
+ * freeing the cell.
+ */
+export function claimJob(claims: Int32Array, cell: number, dropping: boolean): boolean {
+  const seen = Atomics.compareExchange(claims, cell, OFFERED, dropping ? DROPPED : STARTED);
+  if (seen === WITHDRAWN) Atomics.store(claims, cell, FREE);
+  return seen === OFFERED && !dropping;
 }
 
-/** The main thread's side of `claim`: whether it withdrew the job sent ahead with `id` before the worker started it. */
-export function withdrawAhead(claim: Int32Array, id: number): boolean {
-  for (;;) {
-    const seen = Atomics.load(claim, 0);
-    if (seen === id) return false;
-    if (Atomics.compareExchange(claim, 0, seen, mark(id)) === seen) return true;
-  }
+/** The main thread's side: withdraws the job of `cell`; whether it will never start (false: it has). */
+export function withdrawJob(claims: Int32Array, cell: number): boolean {
+  return Atomics.compareExchange(claims, cell, OFFERED, WITHDRAWN) !== STARTED;
 }
 
-/** Whether the worker has come to the job `id` that the main thread withdrew. */
-export function sawWithdrawal(claim: Int32Array, id: number): boolean {
-  return Atomics.load(claim, 0) !== mark(id);
+/** The main thread's side: the job of `cell`, started, was answered: the cell is free again. */
+export function answeredJob(claims: Int32Array, cell: number): void {
+  Atomics.store(claims, cell, FREE);
 }
 
 /** Worker → main thread. */

@@ -9,7 +9,7 @@ import { BatchAllocator, type FreeBuffers } from "../../_allocator.ts";
 import { buffersIn } from "../../_buffers_in.ts";
 import { describeError } from "../../_describe.ts";
 import { serializeError } from "./_serialize_error.ts";
-import { dropAhead, type FromWorker, startAhead, type ToWorker } from "./_protocol.ts";
+import { claimJob, type FromWorker, type GetJob, type ToWorker } from "./_protocol.ts";
 import type { AllocationTally } from "../_fetcher.ts";
 import { markWorkerContext } from "./_worker_context.ts";
 import { isDatasetClass, reviveDataset } from "./_revive.ts";
@@ -95,12 +95,12 @@ export function serve(exports: Record<string, unknown>, name: string, module: st
     const message = event.data;
     if (message.type === "state") {
       const dataset = reviveDataset(constructor, message.settings, message.state);
-      const { info, stopped, claim } = message;
+      const { info, stopped, claims } = message;
       const started = startWorker(dataset, info, stopped);
       started.catch(() => {}); // reported with each batch
-      epoch = { dataset, info, stopped, claim, started };
+      epoch = { dataset, info, stopped, claims, started };
     } else if (epoch) {
-      line.add(epoch, message);
+      for (const job of message.jobs) line.add(epoch, job);
     }
   };
   post({ type: "ready" });
@@ -112,8 +112,8 @@ interface WorkerEpoch {
   info: WorkerInfo;
   /** 1 once the main thread is terminating this worker. */
   stopped: Int32Array;
-  /** Who owns the job sent ahead (see ToWorker). */
-  claim: Int32Array;
+  /** The claims on the jobs sent ahead (see `claimJob`). */
+  claims: Int32Array;
   /** `onWorkerStart`, run once on this copy before its first batch. */
   started: Promise<void>;
 }
@@ -134,53 +134,51 @@ async function startWorker(
   }
 }
 
-type Get = Extract<ToWorker, { type: "get" }>;
-
 /**
- * Runs the `get` messages one at a time, in order: the main thread sends a
- * worker its next job ahead, while the last one runs, so that no round
- * trip separates them. A job sent ahead starts only if this worker wins
- * its claim (the main thread may have withdrawn it meanwhile), and never
- * after a failure: the main thread then queues it again behind the failed
- * job's retry, and this worker drops what was sent ahead until a plain get.
+ * Runs the jobs of the `get` messages one at a time, in order: the main
+ * thread sends a worker its next jobs ahead, while the last one runs, so
+ * that no round trip separates them. A job sent ahead starts only if this
+ * worker wins its claim (the main thread may have withdrawn it meanwhile),
+ * and never after a failure: the main thread then queues it again behind
+ * the failed job's retry, and this worker drops what was sent ahead until
+ * a job sent to it idle, which starts at once.
  */
 class JobLine {
-  #waiting: { epoch: WorkerEpoch; message: Get }[] = [];
+  #waiting: { epoch: WorkerEpoch; job: GetJob }[] = [];
   #running = false;
   #failed = false;
 
-  add(epoch: WorkerEpoch, message: Get): void {
-    this.#waiting.push({ epoch, message });
+  add(epoch: WorkerEpoch, job: GetJob): void {
+    this.#waiting.push({ epoch, job });
     if (!this.#running) this.#run();
   }
 
   async #run(): Promise<void> {
     this.#running = true;
     for (let next = this.#waiting.shift(); next; next = this.#waiting.shift()) {
-      if (this.#mayStart(next.epoch, next.message)) {
-        this.#failed = !await fetchBatch(next.epoch, next.message);
+      if (this.#mayStart(next.epoch, next.job)) {
+        this.#failed = !await fetchBatch(next.epoch, next.job);
       }
     }
     this.#running = false;
   }
 
-  #mayStart({ claim }: WorkerEpoch, { ahead, id }: Get): boolean {
-    if (!ahead) return true;
-    if (!this.#failed) return startAhead(claim, id);
-    dropAhead(claim, id);
-    return false;
+  #mayStart({ claims }: WorkerEpoch, { cell }: GetJob): boolean {
+    if (cell >= 0) return claimJob(claims, cell, this.#failed);
+    this.#failed = false;
+    return true;
   }
 }
 
 /**
- * Runs getItem for one `get` message and posts its batch (or failure):
- * whether it posted a batch. `allocate` takes from the buffers the message
- * brought; those it does not use are let go after the call, so a worker
- * holds no pool of its own.
+ * Runs getItem for one job and posts its batch (or failure): whether it
+ * posted a batch. `allocate` takes from the buffers the job brought; those
+ * it does not use are let go after the call, so a worker holds no pool of
+ * its own.
  */
 async function fetchBatch(
   { dataset, stopped, started }: WorkerEpoch,
-  { id, index, info, buffers }: Get,
+  { id, index, info, buffers }: GetJob,
 ): Promise<boolean> {
   const allocator = new BatchAllocator(freeBuffers(buffers));
   const counts = (): AllocationTally => ({
