@@ -5,7 +5,7 @@
 // an epoch skips it (`onError: "skip"`, within `maxSkipped`). Every fetcher
 // kind gets it alike.
 
-import { buffersIn } from "../_buffers_in.ts";
+import { someBuffer } from "../_buffers_in.ts";
 import { describeError } from "../_describe.ts";
 import { BatchError } from "../batch_error.ts";
 import {
@@ -217,7 +217,6 @@ export class BatchPolicy<B> {
     const { timeout } = this.#options;
     const expiry = new AbortController();
     const stop = signal ? AbortSignal.any([expiry.signal, signal]) : expiry.signal;
-    const clock = attemptClock(timeout, () => expiry.abort(timedOut(job.index, timeout!)));
     let settled = false;
     let begun = false;
     const once = <T>(report: (value: T) => void) => (value: T) => {
@@ -227,8 +226,14 @@ export class BatchPolicy<B> {
       report(value);
     };
     const reject = once(outcome.reject);
-    // A fetcher lets go of the job when `stop` aborts; the policy does not wait for it to.
-    stop.addEventListener("abort", () => reject(stop.reason), { once: true });
+    // A fetcher lets go of the job when `stop` aborts; the policy does not
+    // wait for it to, but reports the timeout or the abort itself.
+    const clock = attemptClock(timeout, () => {
+      expiry.abort(timedOut(job.index, timeout!));
+      reject(expiry.signal.reason);
+    });
+    // On `stop`, which lives as long as the attempt, not on the caller's signal.
+    if (signal) stop.addEventListener("abort", () => reject(stop.reason), { once: true });
     this.#fetcher.fetch({
       ...job,
       tally: this.#options.tally ?? { allocations: 0, recycled: 0 },
@@ -333,7 +338,7 @@ function checkBatch<B>(batch: B): B {
   }
   // A main-thread batch is the object itself: a detached array would read
   // as empty (a worker's batch is checked as it is sent).
-  if ([...buffersIn(batch)].some((buffer) => buffer.detached)) {
+  if (someBuffer(batch, (buffer) => buffer.detached)) {
     throw new TypeError(
       "Expected getItem to return a batch of live arrays, but it holds a detached ArrayBuffer: an array from info.allocate belongs to the batch it was returned in, and release() detaches it, so do not keep one in the dataset's fields; a transferred array cannot be returned either",
     );

@@ -11,7 +11,7 @@
 // so sizes no batch asks for any more do not stay.
 
 import { BatchAllocator, type FreeBuffers } from "../_allocator.ts";
-import { buffersIn } from "../_buffers_in.ts";
+import { someBuffer } from "../_buffers_in.ts";
 import type { AllocationTally, WorkerBuffers } from "./_fetcher.ts";
 
 /** Where a buffer was made: a worker's id, or the main thread. */
@@ -92,15 +92,16 @@ export class Recycler implements WorkerBuffers {
    */
   release(batch: unknown): number {
     let released = 0;
-    for (const buffer of buffersIn(batch)) {
+    someBuffer(batch, (buffer) => {
       const origin = this.#made.get(buffer);
-      if (origin === undefined) continue;
+      if (origin === undefined) return false;
       this.#made.delete(buffer);
-      if (buffer.detached) continue;
+      if (buffer.detached) return false;
       const moved = buffer.transfer();
       released++;
       this.#pool(moved, origin);
-    }
+      return false;
+    });
     return released;
   }
 

@@ -16,7 +16,7 @@
 // (`refCount` 0 for each).
 
 import * as tf from "@tensorflow/tfjs";
-import { buffersIn } from "../_buffers_in.ts";
+import { someBuffer } from "../_buffers_in.ts";
 import type { TfElement } from "./batch_to_tensors.ts";
 
 /** What is read of a backend: how many tensors hold a data id. */
@@ -137,7 +137,7 @@ export class BatchRecycling {
    */
   sweep(): void {
     this.#waiting = this.#waiting.filter(({ batch, backend, dataIds }) => {
-      if ([...buffersIn(batch)].some((buffer) => viewed.has(buffer))) return false;
+      if (someBuffer(batch, (buffer) => viewed.has(buffer))) return false;
       if (!dataIds.every((dataId) => freed(backend, dataId))) return true;
       this.#release(batch);
       return false;

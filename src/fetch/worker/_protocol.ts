@@ -1,6 +1,6 @@
 // The messages between the main thread and a dataset's workers.
 
-import { buffersIn } from "../../_buffers_in.ts";
+import { someBuffer } from "../../_buffers_in.ts";
 import { describeError } from "../../_describe.ts";
 import { CAUSE_DEPTH, type SerializedError } from "./_serialize_error.ts";
 import type { WorkerInfo } from "../../worker_info.ts";
@@ -169,9 +169,12 @@ function isAllocations({ allocations, recycled }: Record<string, unknown>): bool
  */
 function isAllocatedIn(allocated: unknown, batch: unknown): boolean {
   if (!Array.isArray(allocated)) return false;
-  const inBatch = buffersIn(batch);
-  return new Set(allocated).size === allocated.length &&
-    allocated.every((buffer) => buffer instanceof ArrayBuffer && inBatch.has(buffer));
+  if (allocated.length === 0) return true;
+  const listed = new Set<unknown>(allocated);
+  if (listed.size !== allocated.length) return false;
+  let found = 0;
+  someBuffer(batch, (buffer) => (listed.has(buffer) && found++, false));
+  return found === listed.size;
 }
 
 function isSerializedError(value: unknown, depth: number): boolean {
