@@ -234,8 +234,9 @@ export class WorkerPool implements Fetcher<unknown> {
 
   /**
    * Runs `job` in its worker (any free one when it names none). Jobs wait
-   * in the queues until their worker is free, or has one job left to run:
-   * then the next of its own is sent ahead, to start as that one ends.
+   * in the queues until their worker is free, or holds one or none sent
+   * ahead: then up to two of its own go ahead in one message, to start as
+   * the one before ends.
    */
   fetch(request: FetchJob): void {
     const job: Job = { ...request, id: -1, cell: -1 };
