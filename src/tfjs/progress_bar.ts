@@ -160,7 +160,9 @@ type Logs = Record<string, number | tf.Scalar>;
  *   }
  * }
  *
- * const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [1], units: 1 })] });
+ * // Weights from zero, not at random: the same losses in every run.
+ * const dense = tf.layers.dense({ inputShape: [1], units: 1, kernelInitializer: "zeros" });
+ * const model = tf.sequential({ layers: [dense] });
  * model.compile({ optimizer: "sgd", loss: "meanSquaredError" });
  * await using halves = new Halves();
  * const lines: string[] = [];
