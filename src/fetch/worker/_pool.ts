@@ -516,7 +516,9 @@ export class WorkerPool implements Fetcher<unknown> {
       }
       if (!slot.loaded || slot.dead) continue;
       if (!slot.job) this.#startIdle(slot);
-      else if (slot.ahead.length <= 1 && slot.epoch === this.#epoch) this.#sendAhead(slot);
+      else if (slot.ahead.length <= AHEAD - PER_MESSAGE && slot.epoch === this.#epoch) {
+        this.#sendAhead(slot);
+      }
     }
   }
 
