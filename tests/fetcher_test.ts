@@ -483,6 +483,38 @@ Deno.test("Fetcher (worker pool) sends a worker its next job ahead: it starts wi
   assert.deepEqual((await within(Promise.all(jobs))).map((batch) => batch[0]), [0, 1]);
 });
 
+Deno.test("Fetcher (worker pool) replaced to stop a job sent ahead that had started runs the batches lost before it again in their order", async () => {
+  // Batches 0 and 1 are done but unread (the main thread blocks) when the
+  // caller of batch 2, sent ahead and started, lets go of it: the worker is
+  // replaced, 0 and 1 are lost with it, and their retries go first.
+  await using setup = await begun(KINDS[1]!, 1, { 2: "hang" });
+  const policy = new BatchPolicy(setup.fetcher, POLICY);
+  const callers = [0, 1, 2, 3].map(() => new AbortController());
+  const { printed, result: outcomes } = await capturingErrors(() => {
+    const jobs = callers.map(({ signal }, index) =>
+      outcome(policy.fetch({ index, position: index, fetcher: 0, begun: () => {} }, info, signal))
+    );
+    // Blocking: batches 0 and 1 stay unread on the main thread meanwhile.
+    for (let started = 0; started < 3; started = setup.probe.starts().length) {
+      assert.notEqual(
+        setup.probe.waitForStart(started, 10_000),
+        "timed-out",
+        "batch 2 never started",
+      );
+    }
+    callers[2]!.abort(new Error("let go of"));
+    return within(Promise.all(jobs));
+  });
+  assert.deepEqual(outcomes.map((o) => "value" in o ? o.value[0] : String(o.error)), [
+    0,
+    1,
+    "Error: let go of",
+    3,
+  ]);
+  assert.deepEqual(setup.probe.starts().map(([, index]) => index), [0, 1, 2, 0, 1, 3]);
+  assert.equal(printed.length, 2, "each lost batch is said once");
+});
+
 /**
  * A fetcher that runs each job for `first` ms, waits (`waiting`) for
  * `wait` ms, then runs it `then` ms more (`begun` again) and resolves it;

@@ -262,10 +262,12 @@ export class WorkerPool implements Fetcher<unknown> {
     job.reject(job.signal.reason);
     // The worker had started `job`, sent ahead: the batches before it, on
     // their way, are lost with the worker; those after it never started.
+    // The lost go last first: each retry is queued before the others, so
+    // they run again in their order.
     const at = ahead.indexOf(job);
     this.#requeue(ahead.slice(at + 1));
     const cause = new Error(`It was replaced to stop batch ${job.index}, sent ahead to it`);
-    for (const lost of [running, ...ahead.slice(0, Math.max(at, 0))]) {
+    for (const lost of [running, ...ahead.slice(0, Math.max(at, 0))].toReversed()) {
       if (lost && lost !== job) lost.reject(this.#lostJob(lost, cause));
     }
     this.#dispatch();
