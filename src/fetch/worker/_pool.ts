@@ -6,8 +6,8 @@
 // holds its next ones, sent ahead, so that it starts without waiting for a
 // round trip; the rest wait in the job queues. Jobs go two to a message
 // where they can: a post costs the main thread more than a batch's
-// bookkeeping. A worker that dies (an
-// error outside getItem, self.close(), Deno.exit()) is replaced under the same id, and its job fails with
+// bookkeeping. A worker that dies (an error outside getItem, self.close(),
+// Deno.exit()) is replaced under the same id, and its job fails with
 // FetcherLost (the policy retries it); a job let go of (its timeout) has
 // its worker replaced, since a running getItem cannot be stopped otherwise.
 //
