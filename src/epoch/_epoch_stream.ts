@@ -59,11 +59,11 @@ export interface EpochPlan<B> {
   /** What the reader has taken, filled in as the epoch runs. */
   progress: EpochProgress;
   /**
-   * Throws what fails the epoch though every batch came (a worker moved
-   * the working directory): called once every fetch has settled, before
-   * `end`.
+   * What fails the epoch though every batch came, if anything (a worker
+   * moved the working directory): asked once every fetch has settled,
+   * before `end`.
    */
-  verify(): void;
+  verify(): Error | undefined;
   /** Runs `onEpochEnd`. */
   end(): Promise<void>;
   /** Called once, right before the stream closes, errors or is cancelled. */
@@ -389,11 +389,8 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     this.#plan.stats.elapsedMs = performance.now() - this.#startedAt;
     this.#plan.stats.ended = true;
     this.#waiting.clear();
-    try {
-      this.#plan.verify();
-    } catch (error) {
-      this.#failure ??= { position: this.#order!.length, error };
-    }
+    const late = this.#plan.verify();
+    if (late) this.#failure ??= { position: this.#order!.length, error: late };
     let hookFailed = false;
     let hookError: unknown;
     try {

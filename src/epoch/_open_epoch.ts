@@ -87,10 +87,7 @@ export function openEpoch<B>(request: EpochRequest<B>): OpenedEpoch<B> {
     fetch: (batch) => policy.fetchOrSkip(batch, info(batch.index)),
     withdraw: (after) => policy.withdraw(after, noLongerNeeded()),
     abandon: (reason) => fetcher.abandon(reason),
-    verify: () => {
-      const failure = fetcher.verify?.();
-      if (failure) throw failure;
-    },
+    verify: () => fetcher.verify?.(),
     end: () => hook(request.dataset, "onEpochEnd", { epoch, seed }),
     release: () => {
       policy.withdraw(-Infinity, noLongerNeeded()); // a retry still waiting (the dataset closed)

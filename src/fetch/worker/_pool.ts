@@ -559,11 +559,11 @@ export class WorkerPool implements Fetcher<unknown> {
   #takeAhead(slot: Slot, count: number): Job[] {
     const jobs: Job[] = [];
     while (jobs.length < count) {
-      const cell = offerJob(slot.claims, slot.held);
-      if (cell < 0) break;
       const job = this.#queues.takeOwn(slot.id);
-      if (!job) {
-        answeredJob(slot.claims, cell); // not offered after all
+      if (!job) break;
+      const cell = offerJob(slot.claims, slot.held);
+      if (cell < 0) {
+        this.#queues.putBack(job); // it waits for a free cell, first in its queue
         break;
       }
       job.cell = cell;
