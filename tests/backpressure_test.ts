@@ -61,3 +61,45 @@ Deno.test("PyDataset.epoch lets a slow batch hold back delivery but not other fe
   for (let r = await reader.read(); !r.done; r = await reader.read()) rest.push(r.value[0][0]!);
   assert.deepEqual(rest, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
 });
+
+for (const mode of MODES.filter(({ options }) => options.workers > 1)) {
+  Deno.test(`PyDataset.epoch runs each fetcher at most three batches past one that has not come (${mode.name})`, async () => {
+    const workers = mode.options.workers;
+    // Batch 0 waits for the gate: the window (maxQueueSize + workers) would
+    // allow 16 batches, but only three per fetcher past batch 0 are asked for.
+    await using dataset = new Numbers(40, { gated: [0] }, { ...mode.options, maxQueueSize: 16 });
+    const reader = dataset.epoch().getReader();
+    const first = reader.read();
+    // The other fetchers run their batches among positions 1 to 3 × workers - 1;
+    // batch 0's fetcher holds its own, queued behind it.
+    const started = 1 + (3 * workers - 1) - (3 - 1);
+    await waitFor(() => Atomics.load(dataset.calls, 0) === started, 10_000, "the batches past 0");
+    await delay(50);
+    assert.equal(Atomics.load(dataset.calls, 0), started);
+    dataset.open();
+    const seen = [(await within(first)).value![0][0]];
+    for (let next = await within(reader.read()); !next.done; next = await within(reader.read())) {
+      seen.push(next.value[0][0]);
+    }
+    assert.deepEqual(seen, Array.from({ length: 40 }, (_, i) => i));
+  });
+}
+
+Deno.test("PyDataset.epoch with ordered: false runs on past a batch that has not come", async () => {
+  await using dataset = new Numbers(40, { gated: [0] }, {
+    workers: 2,
+    maxQueueSize: 16,
+    ordered: false,
+  });
+  const reader = dataset.epoch().getReader();
+  // Unordered, batches after 0 are delivered: the reader takes 16 of them, and
+  // the window refills behind each.
+  const seen: number[] = [];
+  for (let i = 0; i < 16; i++) seen.push((await within(reader.read())).value![0][0]);
+  assert.ok(!seen.includes(0), `batch 0 came before the gate opened: ${seen}`);
+  dataset.open();
+  for (let next = await within(reader.read()); !next.done; next = await within(reader.read())) {
+    seen.push(next.value[0][0]);
+  }
+  assert.deepEqual(seen.toSorted((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i));
+});

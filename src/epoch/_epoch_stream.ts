@@ -5,14 +5,26 @@
 // fetcher's sequence of batches is reproducible) or, unordered, any free
 // one, and gets a promise. The fetchers run one batch each at a time and
 // queue the rest. The stream keeps at most `maxQueueSize + workers` batches
-// fetched or requested ahead of the reader, delivers them in epoch order or,
-// unordered, as they arrive, and runs the epoch hooks once each.
+// fetched or requested ahead of the reader (ordered, and at most
+// AHEAD_OF_DELIVERY per fetcher past the next one to deliver), delivers
+// them in epoch order or, unordered, as they arrive, and runs the epoch
+// hooks once each.
 
 import { describeError, isError } from "../_describe.ts";
 import type { EpochStats } from "../epoch_stats.ts";
 import type { BatchRequest } from "../fetch/_fetcher.ts";
 import { SKIPPED } from "../fetch/_policy.ts";
 import type { EpochOrder } from "./_order.ts";
+
+/**
+ * Ordered, how many positions per fetcher are requested past the next one
+ * to deliver. A batch that comes before an earlier one waits on this
+ * thread: a few per fetcher keep the others busy while one batch is slow,
+ * and more would only swing the memory this thread holds (with 4 MiB
+ * batches, enough to start a full collection twice an epoch), much as
+ * PyTorch's `prefetch_factor` bounds each worker's outstanding batches.
+ */
+const AHEAD_OF_DELIVERY = 3;
 
 /** What an epoch stream needs from its dataset. */
 export interface EpochPlan<B> {
@@ -213,6 +225,7 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
       // Requested but not yet enqueued, plus enqueued but unread.
       const queued = maxQueueSize - (this.#controller.desiredSize ?? 0);
       if (this.#running.size + this.#waiting.size + queued >= maxQueueSize + workers) break;
+      if (ordered && this.#next - this.#nextToDeliver() >= AHEAD_OF_DELIVERY * workers) break;
       const position = this.#next++;
       this.#running.add(position);
       let started = performance.now();
@@ -291,7 +304,7 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   #taken(queued: number): number {
     if (!this.#plan.ordered) return this.#delivered - queued;
     this.#unread.splice(0, this.#unread.length - queued);
-    return this.#unread[0] ?? this.#delivered + this.#skipped;
+    return this.#unread[0] ?? this.#nextToDeliver();
   }
 
   /**
@@ -332,10 +345,15 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     }
   }
 
+  /** Ordered: the position to enqueue or pass next, whether or not it has arrived. */
+  #nextToDeliver(): number {
+    return this.#delivered + this.#skipped;
+  }
+
   /** The position to enqueue next, if it has arrived. */
   #nextDeliverable(): number | undefined {
     if (!this.#plan.ordered) return this.#waiting.keys().next().value;
-    const position = this.#delivered + this.#skipped;
+    const position = this.#nextToDeliver();
     const deliverable = position < (this.#failure?.position ?? Infinity) &&
       this.#waiting.has(position);
     return deliverable ? position : undefined;
