@@ -518,7 +518,9 @@ export class WorkerPool implements Fetcher<unknown> {
       }
       if (!slot.loaded || slot.dead) continue;
       if (!slot.job) this.#startIdle(slot);
-      else if (slot.epoch === this.#epoch && this.#fillsMessage(slot)) this.#sendAhead(slot);
+      else if (slot.ahead.length <= AHEAD - PER_MESSAGE && slot.epoch === this.#epoch) {
+        this.#sendAhead(slot);
+      }
     }
   }
 
@@ -542,17 +544,6 @@ export class WorkerPool implements Fetcher<unknown> {
     }
     this.#send(slot, [first, ...this.#takeAhead(slot, PER_MESSAGE - 1)]);
     first.begun();
-  }
-
-  /**
-   * Whether `slot`'s busy worker should get more jobs ahead now: when it
-   * holds none, whatever waits; else only a full message, so that jobs
-   * queued one at a time still go two to a post.
-   */
-  #fillsMessage(slot: Slot): boolean {
-    if (slot.ahead.length === 0) return true;
-    return slot.ahead.length <= AHEAD - PER_MESSAGE &&
-      this.#queues.ownCount(slot.id) >= PER_MESSAGE;
   }
 
   /**
