@@ -95,11 +95,11 @@ Deno.test("PyDataset.epoch with ordered: false runs on past a batch that has not
   // Unordered, batches after 0 are delivered: the reader takes 16 of them, and
   // the window refills behind each.
   const seen: number[] = [];
-  for (let i = 0; i < 16; i++) seen.push((await within(reader.read())).value![0][0]);
+  for (let i = 0; i < 16; i++) seen.push((await within(reader.read())).value![0][0]!);
   assert.ok(!seen.includes(0), `batch 0 came before the gate opened: ${seen}`);
   dataset.open();
   for (let next = await within(reader.read()); !next.done; next = await within(reader.read())) {
-    seen.push(next.value[0][0]);
+    seen.push(next.value[0][0]!);
   }
   assert.deepEqual(seen.toSorted((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i));
 });
