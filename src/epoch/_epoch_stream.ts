@@ -21,8 +21,8 @@ import type { EpochOrder } from "./_order.ts";
  * to deliver. A batch that comes before an earlier one waits on this
  * thread: a few per fetcher keep the others busy while one batch is slow,
  * and more would only swing the memory this thread holds (with 4 MiB
- * batches, enough to start a full collection twice an epoch), much as
- * PyTorch's `prefetch_factor` bounds each worker's outstanding batches.
+ * batches, enough to start a full collection about once per 500), much
+ * as PyTorch's `prefetch_factor` bounds each worker's outstanding batches.
  */
 const AHEAD_OF_DELIVERY = 3;
 
