@@ -169,7 +169,10 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   async cancel(reason: unknown): Promise<void> {
     this.#stop ??= { cancelled: true, reason };
     this.#halt.abort(reason);
-    await this.#started.catch(() => {});
+    // Withdrawn at once: a job sent ahead to a worker would start, unasked,
+    // if the one before it ended before the next tick. A cancel during the
+    // start waits for it to end, as nothing is fetched until then.
+    if (!this.#order) await this.#started.catch(() => {});
     this.#plan.withdraw(-1);
     this.#check();
     return this.#settled.promise;
