@@ -530,7 +530,7 @@ function waitingFetcher(first: number, wait: number, then: number): Fetcher<Int3
     fetch(job) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const after = (ms: number, step: () => void) => timer = setTimeout(step, ms);
-      job.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+      job.signal?.addEventListener("abort", () => clearTimeout(timer), { once: true });
       job.begun();
       after(first, () => {
         job.waiting?.();

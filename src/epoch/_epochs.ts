@@ -156,7 +156,7 @@ export class Epochs<B> {
       const { fetcher } = session;
       const policy = this.#singlePolicy(fetcher);
       const request = { index, position: index, fetcher: index % fetcher.count, begun: () => {} };
-      const info = singleBatchInfo(fetcher.count, { seed, epoch }, index);
+      const info = singleBatchInfo(fetcher.count, { seed, epoch });
       return await policy.fetch(request, info, stop);
     } finally {
       if (--session.running === 0 && this.#session === session) {
@@ -196,8 +196,8 @@ export class Epochs<B> {
     const fetcher = this.#fetchers.one();
     const policy = this.#singlePolicy(fetcher);
     try {
+      const info = singleBatchInfo(1, { seed: this.#seed, epoch: 0 });
       for (let index = 0; index < length; index++) {
-        const info = singleBatchInfo(1, { seed: this.#seed, epoch: 0 }, index);
         yield await policy.fetch({ index, position: index, fetcher: 0, begun: () => {} }, info);
       }
     } finally {

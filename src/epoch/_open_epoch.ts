@@ -62,10 +62,8 @@ export function openEpoch<B>(request: EpochRequest<B>): OpenedEpoch<B> {
   const stats = emptyStats(request.epoch);
   const policy = epochPolicy(request, record, stats);
   const { seed, epoch } = request;
-  const info = (index: number): JobInfo => (id) => ({
-    ...infos[id]!,
-    batchSeed: batchSeed(seed, epoch, index),
-  });
+  const info: JobInfo = (id, index, attempt) =>
+    Object.freeze({ ...infos[id]!, batchSeed: batchSeed(seed, epoch, index), attempt });
   const noLongerNeeded = () => new DOMException("The batch is no longer needed", "AbortError");
   const { signal } = options;
   const stream = createEpochStream<B>({
@@ -84,7 +82,7 @@ export function openEpoch<B>(request: EpochRequest<B>): OpenedEpoch<B> {
       await fetcher.begin({ epoch: request.epoch, infos, state }, signal);
       return record.order!;
     },
-    fetch: (batch) => policy.fetchOrSkip(batch, info(batch.index)),
+    fetch: (batch) => policy.fetchOrSkip(batch, info),
     withdraw: (after) => policy.withdraw(after, noLongerNeeded()),
     abandon: (reason) => fetcher.abandon(reason),
     verify: () => fetcher.verify?.(),
@@ -207,14 +205,15 @@ function emptyStats(epoch: number): EpochStats {
   };
 }
 
-/** The info of batch `index` fetched alone: as an unshuffled, unsharded epoch gives it. */
+/** The info of batches fetched alone: as an unshuffled, unsharded epoch gives it. */
 export function singleBatchInfo(
   count: number,
   { seed, epoch }: { seed: number; epoch: number },
-  index: number,
 ): JobInfo {
-  return (id) => ({
-    ...workerInfo(id, count, { seed, epoch, shard: 0 }),
-    batchSeed: batchSeed(seed, epoch, index),
-  });
+  return (id, index, attempt) =>
+    Object.freeze({
+      ...workerInfo(id, count, { seed, epoch, shard: 0 }),
+      batchSeed: batchSeed(seed, epoch, index),
+      attempt,
+    });
 }

@@ -54,9 +54,11 @@ export interface FetchJob<B = unknown> extends BatchRequest {
   /**
    * Aborts when the job is no longer wanted (a timeout, an abort): a queued
    * job is dropped, a running one is let go of (a worker running it is
-   * replaced), and the job is rejected with the reason.
+   * replaced), and the job is rejected with the reason. None when the job
+   * has neither a timeout nor a caller's signal: it then ends only when
+   * withdrawn, or when the fetcher closes.
    */
-  signal: AbortSignal;
+  signal?: AbortSignal;
   /** Where the attempt's `info.allocate` calls are counted: its epoch's stats. */
   tally: AllocationTally;
   /**

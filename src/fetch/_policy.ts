@@ -48,19 +48,130 @@ export interface BatchPolicyOptions {
 /** What {@linkcode BatchPolicy.prototype.fetchOrSkip} gives for a skipped batch. */
 export const SKIPPED: unique symbol = Symbol("skipped");
 
-/** What `getItem` gets as `info`, but for the attempt, which the policy adds. */
-export type JobInfo = (id: number) => Omit<BatchFacts, "attempt">;
+/**
+ * What `getItem` gets as `info` when fetcher `id` runs attempt `attempt`
+ * of batch `index` (but `allocate`, which the fetcher adds).
+ */
+export type JobInfo = (id: number, index: number, attempt: number) => BatchFacts;
 
-/** One request's attempts so far. */
-interface Attempts {
+/** A request's attempts so far, and where its outcome goes: what its retries share. */
+class BatchRun<B> {
   /** The attempts made. */
-  made: number;
+  made = 0;
   /** The retries after a failure (not a lost fetcher), for the delay. */
-  retried: number;
+  retried = 0;
   /** How many times its fetcher was lost. */
-  lost: number;
+  lost = 0;
   /** The fetcher that ran the last attempt. */
   ranOn: number | undefined;
+
+  constructor(
+    readonly request: BatchRequest,
+    readonly info: JobInfo,
+    readonly signal: AbortSignal | undefined,
+    /** Whether a failure may be skipped (`fetchOrSkip`). */
+    readonly skippable: boolean,
+    readonly resolve: (batch: B | typeof SKIPPED) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+}
+
+/** What an attempt reports to its policy, once. */
+interface Outcomes<B> {
+  succeeded(run: BatchRun<B>, batch: B): void;
+  failed(run: BatchRun<B>, error: unknown): void;
+}
+
+/**
+ * One attempt at a request: the job the fetcher gets, one object with its
+ * methods (this runs for every batch). Its outcome is reported once: the
+ * fetcher's, or the end of its time (while it runs: from `begun`, but not
+ * while the fetcher is `waiting`), or the caller's signal.
+ */
+class Attempt<B> implements FetchJob<B> {
+  readonly index: number;
+  readonly position: number;
+  readonly fetcher: number | undefined;
+  readonly attempt: number;
+  readonly tally: AllocationTally;
+  readonly signal: AbortSignal | undefined;
+  #run: BatchRun<B>;
+  #outcomes: Outcomes<B>;
+  #settled = false;
+  #begun = false;
+  /** Undefined without a timeout. */
+  #clock: AttemptClock | undefined;
+
+  constructor(
+    run: BatchRun<B>,
+    outcomes: Outcomes<B>,
+    tally: AllocationTally,
+    timeout: number | undefined,
+  ) {
+    const { request } = run;
+    this.index = request.index;
+    this.position = request.position;
+    this.fetcher = run.ranOn ?? request.fetcher;
+    this.attempt = run.made++;
+    this.tally = tally;
+    this.#run = run;
+    this.#outcomes = outcomes;
+    this.signal = this.#limit(timeout, run.signal);
+  }
+
+  info(id: number): BatchFacts {
+    this.#run.ranOn = id;
+    return this.#run.info(id, this.index, this.attempt);
+  }
+
+  begun(): void {
+    if (!this.#begun) this.#run.request.begun();
+    this.#begun = true;
+    this.#clock?.run();
+  }
+
+  waiting(): void {
+    this.#clock?.pause();
+  }
+
+  resolve(batch: B): void {
+    if (this.#settle()) this.#outcomes.succeeded(this.#run, batch);
+  }
+
+  reject(error: unknown): void {
+    if (this.#settle()) this.#outcomes.failed(this.#run, error);
+  }
+
+  /**
+   * The signal that drops the job: the end of its time, or the caller's
+   * `signal`; none when there is neither (a fetcher drops it otherwise only
+   * when withdrawn or closed).
+   */
+  #limit(timeout: number | undefined, signal: AbortSignal | undefined): AbortSignal | undefined {
+    if (timeout === undefined && !signal) return undefined;
+    const expiry = new AbortController();
+    if (timeout !== undefined) {
+      // A fetcher lets go of the job when its signal aborts; the policy
+      // does not wait for it to, but reports the timeout itself.
+      this.#clock = attemptClock(timeout, () => {
+        expiry.abort(timedOut(this.index, timeout));
+        this.reject(expiry.signal.reason);
+      });
+    }
+    if (!signal) return expiry.signal;
+    const stop = AbortSignal.any([expiry.signal, signal]);
+    // On `stop`, which lives as long as the attempt, not on the caller's signal.
+    stop.addEventListener("abort", () => this.reject(stop.reason), { once: true });
+    return stop;
+  }
+
+  /** Whether this is the first report; stops the clock. */
+  #settle(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    this.#clock?.stop();
+    return true;
+  }
 }
 
 /** A retry waiting for its delay. */
@@ -78,6 +189,17 @@ export class BatchPolicy<B> {
   #skipped = 0;
   /** Positions after this one were withdrawn: their failures are not retried. */
   #withdrawnAfter = Infinity;
+  /** Where every attempt reports: one object for all. */
+  #outcomes: Outcomes<B> = {
+    succeeded: (run, batch) => {
+      try {
+        run.resolve(checkBatch(batch));
+      } catch (error) {
+        this.#fail(run, error);
+      }
+    },
+    failed: (run, error) => this.#retryOrFail(run, error),
+  };
 
   constructor(fetcher: Fetcher<B>, options: BatchPolicyOptions) {
     this.#fetcher = fetcher;
@@ -85,40 +207,13 @@ export class BatchPolicy<B> {
   }
 
   /**
-   * Fetches the batch `request` asks for, with `info(id)` for fetcher `id`;
-   * rejects with a {@linkcode BatchError} that names it (and how many
-   * attempts failed), or with `signal`'s reason once it aborts.
+   * Fetches the batch `request` asks for, with `info` for the fetcher that
+   * runs it; rejects with a {@linkcode BatchError} that names it (and how
+   * many attempts failed), or with `signal`'s reason once it aborts.
    */
   fetch(request: BatchRequest, info: JobInfo, signal?: AbortSignal): Promise<B> {
-    const { promise, resolve, reject } = Promise.withResolvers<B>();
-    const attempts: Attempts = { made: 0, retried: 0, lost: 0, ranOn: undefined };
-    const fail = (error: unknown) => {
-      if (signal?.aborted && error === signal.reason) return reject(error);
-      reject(
-        this.#batchError(request.index, lostAgain(error, attempts, request.index), attempts.made),
-      );
-    };
-    const attempt = (): void => {
-      const number = attempts.made++;
-      if (number > 0) this.#options.onRetry?.();
-      const fetcher = attempts.ranOn ?? request.fetcher;
-      const jobInfo = (id: number): BatchFacts => {
-        attempts.ranOn = id;
-        return Object.freeze({ ...info(id), attempt: number });
-      };
-      this.#attempt({ ...request, fetcher, attempt: number, info: jobInfo }, signal, {
-        resolve: (batch) => {
-          try {
-            resolve(checkBatch(batch));
-          } catch (error) {
-            fail(error);
-          }
-        },
-        reject: (error) => this.#retryOrFail(request, error, attempts, signal, attempt, fail),
-      });
-    };
-    attempt();
-    return promise;
+    // Not skippable: it never gives SKIPPED.
+    return this.#start(request, info, signal, false) as Promise<B>;
   }
 
   /**
@@ -127,19 +222,26 @@ export class BatchPolicy<B> {
    * the one past it fails with a `BatchError` that says so. A batch that
    * was withdrawn, or that the fetcher refused, is never skipped.
    */
-  async fetchOrSkip(request: BatchRequest, info: JobInfo): Promise<B | typeof SKIPPED> {
-    try {
-      return await this.fetch(request, info);
-    } catch (error) {
-      const { onError, maxSkipped, onSkip } = this.#options;
-      const skippable = onError === "skip" && error instanceof BatchError &&
-        request.position <= this.#withdrawnAfter && !this.#fetcher.refusing;
-      if (!skippable) throw error;
-      const budget = maxSkipped?.() ?? 0;
-      if (this.#skipped >= budget) throw overBudget(error, budget);
-      onSkip?.(request, error, ++this.#skipped);
-      return SKIPPED;
-    }
+  fetchOrSkip(request: BatchRequest, info: JobInfo): Promise<B | typeof SKIPPED> {
+    return this.#start(request, info, undefined, true);
+  }
+
+  #start(
+    request: BatchRequest,
+    info: JobInfo,
+    signal: AbortSignal | undefined,
+    skippable: boolean,
+  ): Promise<B | typeof SKIPPED> {
+    const { promise, resolve, reject } = Promise.withResolvers<B | typeof SKIPPED>();
+    this.#attempt(new BatchRun<B>(request, info, signal, skippable, resolve, reject));
+    return promise;
+  }
+
+  /** Hands the next attempt of `run` to the fetcher. */
+  #attempt(run: BatchRun<B>): void {
+    if (run.made > 0) this.#options.onRetry?.();
+    const { tally = { allocations: 0, recycled: 0 }, timeout } = this.#options;
+    this.#fetcher.fetch(new Attempt(run, this.#outcomes, tally, timeout));
   }
 
   /**
@@ -147,46 +249,59 @@ export class BatchPolicy<B> {
    * time), again after the delay (while `retries` allow), or the failure.
    * An attempt queued from here goes before its fetcher's next job.
    */
-  #retryOrFail(
-    request: BatchRequest,
-    error: unknown,
-    attempts: Attempts,
-    signal: AbortSignal | undefined,
-    again: () => void,
-    fail: (error: unknown) => void,
-  ): void {
+  #retryOrFail(run: BatchRun<B>, error: unknown): void {
     const lost = isLost(error);
-    if (lost) attempts.lost++;
-    const stopped = (signal?.aborted ?? false) || this.#fetcher.refusing ||
-      request.position > this.#withdrawnAfter;
-    if (stopped) return fail(error);
-    if (lost && attempts.lost <= LOST_RETRIES) {
+    if (lost) run.lost++;
+    const stopped = (run.signal?.aborted ?? false) || this.#fetcher.refusing ||
+      run.request.position > this.#withdrawnAfter;
+    if (stopped) return this.#fail(run, error);
+    if (lost && run.lost <= LOST_RETRIES) {
       // Recovered from, but said: a lost fetcher is a bug worth seeing.
       console.error(`${error.message}; retrying the batch on a new ${error.kind}:`, error.cause);
-      return again();
+      return this.#attempt(run);
     }
-    if (attempts.retried >= this.#options.retries) return fail(error);
-    const doubling = 2 ** Math.min(attempts.retried++, 30); // 2³⁰ × any delay is past the cap
+    if (run.retried >= this.#options.retries) return this.#fail(run, error);
+    const doubling = 2 ** Math.min(run.retried++, 30); // 2³⁰ × any delay is past the cap
     const delay = Math.min(this.#options.retryDelay * doubling, MAX_RETRY_DELAY);
-    this.#later(request.position, delay, again, fail, signal);
+    this.#later(run, delay);
   }
 
-  /** Runs `again` after `delay` ms, unless withdrawn or aborted first (then `fail`). */
-  #later(
-    position: number,
-    delay: number,
-    again: () => void,
-    fail: (reason: unknown) => void,
-    signal: AbortSignal | undefined,
-  ): void {
+  /**
+   * Reports `run`'s failure for `error`: the signal's reason as it is; else
+   * a BatchError, or, for a skippable run, SKIPPED while the budget lasts.
+   */
+  #fail(run: BatchRun<B>, error: unknown): void {
+    const { signal, request } = run;
+    if (signal?.aborted && error === signal.reason) return run.reject(error);
+    const failure = this.#batchError(
+      request.index,
+      lostAgain(error, run.lost, request.index),
+      run.made,
+    );
+    const { onError, maxSkipped, onSkip } = this.#options;
+    const skippable = run.skippable && onError === "skip" &&
+      request.position <= this.#withdrawnAfter && !this.#fetcher.refusing;
+    if (!skippable) return run.reject(failure);
+    const budget = maxSkipped?.() ?? 0;
+    if (this.#skipped >= budget) return run.reject(overBudget(failure, budget));
+    onSkip?.(request, failure, ++this.#skipped);
+    run.resolve(SKIPPED);
+  }
+
+  /** Tries `run` again after `delay` ms, unless withdrawn or aborted first (then it fails). */
+  #later(run: BatchRun<B>, delay: number): void {
+    const { signal } = run;
     const done = () => {
       clearTimeout(timer);
       this.#delayed.delete(delayed);
       signal?.removeEventListener("abort", onAbort);
     };
-    const delayed: Delayed = { position, cancel: (reason) => (done(), fail(reason)) };
+    const delayed: Delayed = {
+      position: run.request.position,
+      cancel: (reason) => (done(), this.#fail(run, reason)),
+    };
     const onAbort = () => delayed.cancel(signal!.reason);
-    const timer = setTimeout(() => (done(), again()), delay);
+    const timer = setTimeout(() => (done(), this.#attempt(run)), delay);
     signal?.addEventListener("abort", onAbort, { once: true });
     this.#delayed.add(delayed);
   }
@@ -202,51 +317,6 @@ export class BatchPolicy<B> {
       if (delayed.position > after) delayed.cancel(reason);
     }
     this.#fetcher.withdraw(after, reason);
-  }
-
-  /**
-   * Hands one attempt to the fetcher. Its outcome is reported once: the
-   * fetcher's, or the end of its time (while it runs: from `begun`, but
-   * not while the fetcher is `waiting`), or `signal`.
-   */
-  #attempt(
-    job: Omit<FetchJob<B>, "signal" | "resolve" | "reject" | "tally">,
-    signal: AbortSignal | undefined,
-    outcome: Pick<FetchJob<B>, "resolve" | "reject">,
-  ): void {
-    const { timeout } = this.#options;
-    const expiry = new AbortController();
-    const stop = signal ? AbortSignal.any([expiry.signal, signal]) : expiry.signal;
-    let settled = false;
-    let begun = false;
-    const once = <T>(report: (value: T) => void) => (value: T) => {
-      if (settled) return;
-      settled = true;
-      clock.stop();
-      report(value);
-    };
-    const reject = once(outcome.reject);
-    // A fetcher lets go of the job when `stop` aborts; the policy does not
-    // wait for it to, but reports the timeout or the abort itself.
-    const clock = attemptClock(timeout, () => {
-      expiry.abort(timedOut(job.index, timeout!));
-      reject(expiry.signal.reason);
-    });
-    // On `stop`, which lives as long as the attempt, not on the caller's signal.
-    if (signal) stop.addEventListener("abort", () => reject(stop.reason), { once: true });
-    this.#fetcher.fetch({
-      ...job,
-      tally: this.#options.tally ?? { allocations: 0, recycled: 0 },
-      signal: stop,
-      begun: () => {
-        if (!begun) job.begun();
-        begun = true;
-        clock.run();
-      },
-      waiting: () => clock.pause(),
-      resolve: once(outcome.resolve),
-      reject,
-    });
   }
 
   #batchError(index: number, cause: unknown, attempts: number): BatchError {
@@ -285,15 +355,15 @@ interface AttemptClock {
   stop(): void;
 }
 
-/** The clock of an attempt that may take `timeout` ms of running time (undefined: no limit). */
-function attemptClock(timeout: number | undefined, expire: () => void): AttemptClock {
+/** The clock of an attempt that may take `timeout` ms of running time. */
+function attemptClock(timeout: number, expire: () => void): AttemptClock {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let spent = 0;
   let since: number | undefined;
   let stopped = false;
   return {
     run() {
-      if (timeout === undefined || stopped || since !== undefined) return;
+      if (stopped || since !== undefined) return;
       since = performance.now();
       timer = setTimeout(expire, Math.max(0, timeout - spent));
     },
@@ -318,7 +388,7 @@ function timedOut(index: number, timeout: number): DOMException {
 }
 
 /** A fetcher lost more than once on one batch: the batch itself is the likely cause. */
-function lostAgain(error: unknown, { lost }: Attempts, index: number): unknown {
+function lostAgain(error: unknown, lost: number, index: number): unknown {
   if (!isLost(error) || lost < 2) return error;
   const times = lost === 2 ? "twice" : `${lost} times`;
   const cause = error.cause;

@@ -55,8 +55,9 @@ export abstract class SlotFetcher<B> implements Fetcher<B> {
   /** Queues `job` and starts what a free slot can; once closed, rejects it at once. */
   fetch(job: FetchJob<B>): void {
     if (this.#closed) return job.reject(this.#closed);
-    if (job.signal.aborted) return job.reject(job.signal.reason);
-    job.signal.addEventListener("abort", () => this.#drop(job), { once: true });
+    const { signal } = job;
+    if (signal?.aborted) return job.reject(signal.reason);
+    signal?.addEventListener("abort", () => this.#drop(job, signal.reason), { once: true });
     this.#queues.add(job);
     for (let slot = 0; slot < this.count; slot++) this.#drain(slot);
   }
@@ -83,15 +84,15 @@ export abstract class SlotFetcher<B> implements Fetcher<B> {
     }
   }
 
-  /** A job no longer wanted: off its queue, or its run told to stop and its slot freed. */
-  #drop(job: FetchJob<B>): void {
-    if (this.#queues.remove(job)) return job.reject(job.signal.reason);
+  /** A job no longer wanted, for `reason`: off its queue, or its run told to stop and its slot freed. */
+  #drop(job: FetchJob<B>, reason: unknown): void {
+    if (this.#queues.remove(job)) return job.reject(reason);
     const slot = this.#running.findIndex((running) => running?.job === job);
     if (slot < 0) return; // settled already
     const running = this.#running[slot]!;
     this.#running[slot] = undefined;
-    running.stop.abort(job.signal.reason);
-    job.reject(job.signal.reason);
+    running.stop.abort(reason);
+    job.reject(reason);
     this.#drain(slot);
   }
 

@@ -18,6 +18,8 @@
 import { describeError } from "../../_describe.ts";
 import type { WorkerInfo } from "../../worker_info.ts";
 import {
+  type AllocationTally,
+  type BatchFacts,
   type FetchContext,
   type Fetcher,
   FetcherLost,
@@ -73,11 +75,48 @@ export interface WorkerPoolOptions {
   buffers: WorkerBuffers;
 }
 
-interface Job extends FetchJob {
+/**
+ * A job in the pool: the policy's, and what the pool keeps with it (an
+ * object of its own, not a copy: this runs for every batch).
+ */
+class Job implements FetchJob {
   /** The id it was last sent with, to match the answer. */
-  id: number;
+  id = -1;
   /** Its cell of its worker's claims, or -1 (see GetJob). */
-  cell: number;
+  cell = -1;
+  readonly index: number;
+  readonly position: number;
+  readonly fetcher: number | undefined;
+  readonly attempt: number;
+  readonly tally: AllocationTally;
+  readonly signal: AbortSignal | undefined;
+  #job: FetchJob;
+
+  constructor(job: FetchJob) {
+    this.index = job.index;
+    this.position = job.position;
+    this.fetcher = job.fetcher;
+    this.attempt = job.attempt;
+    this.tally = job.tally;
+    this.signal = job.signal;
+    this.#job = job;
+  }
+
+  info(id: number): BatchFacts {
+    return this.#job.info(id);
+  }
+
+  begun(): void {
+    this.#job.begun();
+  }
+
+  resolve(batch: unknown): void {
+    this.#job.resolve(batch);
+  }
+
+  reject(error: unknown): void {
+    this.#job.reject(error);
+  }
 }
 
 interface Slot {
@@ -239,27 +278,28 @@ export class WorkerPool implements Fetcher<unknown> {
    * the one before ends.
    */
   fetch(request: FetchJob): void {
-    const job: Job = { ...request, id: -1, cell: -1 };
+    const job = new Job(request);
     const refusal = this.#closed ?? this.#fatal;
     if (refusal) return job.reject(refusal);
-    if (job.signal.aborted) return job.reject(job.signal.reason);
-    job.signal.addEventListener("abort", () => this.#drop(job), { once: true });
+    const { signal } = job;
+    if (signal?.aborted) return job.reject(signal.reason);
+    signal?.addEventListener("abort", () => this.#drop(job, signal.reason), { once: true });
     this.#queues.add(job);
     this.#dispatch();
   }
 
   /**
-   * A job no longer wanted: off its queue, or, running, its worker
-   * replaced, since only terminating it stops a running getItem.
+   * A job no longer wanted, for `reason`: off its queue, or, running, its
+   * worker replaced, since only terminating it stops a running getItem.
    */
-  #drop(job: Job): void {
-    if (this.#queues.remove(job)) return job.reject(job.signal.reason);
+  #drop(job: Job, reason: unknown): void {
+    if (this.#queues.remove(job)) return job.reject(reason);
     const slot = this.#live().find((slot) => slot.job === job || slot.ahead.includes(job));
     if (!slot) return; // settled already
-    if (slot.job !== job && this.#withdraw(slot, job)) return job.reject(job.signal.reason);
+    if (slot.job !== job && this.#withdraw(slot, job)) return job.reject(reason);
     const { running, ahead } = this.#empty(slot);
     this.#bury(slot);
-    job.reject(job.signal.reason);
+    job.reject(reason);
     // The worker had started `job`, sent ahead: the batches before it, on
     // their way, are lost with the worker; those after it never started.
     // The lost go last first: each retry is queued before the others, so
