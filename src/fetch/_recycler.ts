@@ -65,9 +65,12 @@ export class Recycler implements WorkerBuffers {
     for (const bytes of this.#wanted.get(id) ?? []) {
       const at = returns.findLastIndex((buffer) => buffer.byteLength === bytes);
       if (at < 0) continue;
-      const [buffer] = returns.splice(at, 1);
-      this.#unpool(buffer!);
-      taken.push(buffer!);
+      const buffer = returns[at]!;
+      // Mostly the last one: popped, with no array made for what is taken out.
+      if (at === returns.length - 1) returns.pop();
+      else returns.splice(at, 1);
+      this.#unpool(buffer);
+      taken.push(buffer);
     }
     return taken;
   }
@@ -78,9 +81,16 @@ export class Recycler implements WorkerBuffers {
     counts: AllocationTally,
     tally: AllocationTally,
   ): void {
-    for (const buffer of allocated) this.#made.set(buffer, id);
-    if (allocated.length > 0) this.#wanted.set(id, allocated.map((buffer) => buffer.byteLength));
-    this.#sized(allocated.reduce((sum, buffer) => sum + buffer.byteLength, 0));
+    // The sizes its next batch likely asks for, in the list kept for it: this runs for every batch.
+    const wanted = allocated.length > 0 ? listAt(this.#wanted, id) : undefined;
+    if (wanted) wanted.length = 0;
+    let bytes = 0;
+    for (const buffer of allocated) {
+      this.#made.set(buffer, id);
+      wanted?.push(buffer.byteLength);
+      bytes += buffer.byteLength;
+    }
+    this.#sized(bytes);
     tally.allocations += counts.allocations;
     tally.recycled += counts.recycled;
   }
@@ -110,17 +120,22 @@ export class Recycler implements WorkerBuffers {
     const budget = this.#batches * this.#batchBytes;
     // An empty buffer saves nothing, and would never leave.
     if (buffer.byteLength === 0 || buffer.byteLength > budget) return;
+    if (this.#held + buffer.byteLength > budget) this.#letGo(budget - buffer.byteLength);
+    this.#pooled.set(buffer, origin);
+    this.#held += buffer.byteLength;
+    if (origin === "main") listAt(this.#free, buffer.byteLength).push(buffer);
+    else listAt(this.#returns, origin).push(buffer);
+  }
+
+  /** Lets the oldest pooled buffers go until the pools hold at most `bytes`. */
+  #letGo(bytes: number): void {
     for (const [old, from] of this.#pooled) {
-      if (this.#held + buffer.byteLength <= budget) break;
+      if (this.#held <= bytes) break;
       this.#unpool(old);
       const list = from === "main" ? this.#free.get(old.byteLength) : this.#returns.get(from);
       list?.splice(list.indexOf(old), 1);
       if (from === "main" && list?.length === 0) this.#free.delete(old.byteLength);
     }
-    this.#pooled.set(buffer, origin);
-    this.#held += buffer.byteLength;
-    if (origin === "main") listAt(this.#free, buffer.byteLength).push(buffer);
-    else listAt(this.#returns, origin).push(buffer);
   }
 
   /** `buffer` leaves the pools: taken, or let go. */
@@ -142,7 +157,7 @@ export class Recycler implements WorkerBuffers {
   }
 }
 
-function listAt<K>(map: Map<K, ArrayBuffer[]>, key: K): ArrayBuffer[] {
+function listAt<K, V>(map: Map<K, V[]>, key: K): V[] {
   let list = map.get(key);
   if (!list) map.set(key, list = []);
   return list;

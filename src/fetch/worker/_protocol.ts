@@ -170,6 +170,8 @@ function isAllocations({ allocations, recycled }: Record<string, unknown>): bool
 function isAllocatedIn(allocated: unknown, batch: unknown): boolean {
   if (!Array.isArray(allocated)) return false;
   if (allocated.length === 0) return true;
+  // The commonest batch, one array: no Set made (this runs for every batch).
+  if (allocated.length === 1) return someBuffer(batch, (buffer) => buffer === allocated[0]);
   const listed = new Set<unknown>(allocated);
   if (listed.size !== allocated.length) return false;
   let found = 0;
