@@ -13,7 +13,7 @@
 import { describeError, isError } from "../_describe.ts";
 import type { EpochStats } from "../epoch_stats.ts";
 import type { BatchRequest } from "../fetch/_fetcher.ts";
-import { SKIPPED } from "../fetch/_policy.ts";
+import { type Settle, SKIPPED } from "../fetch/_policy.ts";
 import type { EpochOrder } from "./_order.ts";
 
 /**
@@ -49,11 +49,11 @@ export interface EpochPlan<B> {
    */
   prepare(signal: AbortSignal): Promise<EpochOrder>;
   /**
-   * Fetches the batch `request` asks for, or {@linkcode SKIPPED} for one
-   * left out; rejects with the error to report for it. The stats time it
-   * from `request.begun()`.
+   * Fetches the batch `request` asks for, and tells `request` once: the
+   * batch, or {@linkcode SKIPPED} for one left out, or the error to report
+   * for it. The stats time it from `request.begun()`.
    */
-  fetch(request: BatchRequest): Promise<B | typeof SKIPPED>;
+  fetch(request: EpochFetch<B>): void;
   /**
    * Drops the fetches of positions after `after` (all with -1) that have not
    * started: their promises reject. Called when they can no longer be
@@ -82,6 +82,9 @@ export interface EpochPlan<B> {
   release(): void;
 }
 
+/** A position's fetch, as the plan gets it: the request, and where its outcome goes. */
+export interface EpochFetch<B> extends BatchRequest, Settle<B | typeof SKIPPED> {}
+
 /** What the reader of an epoch has taken. */
 export interface EpochProgress {
   /**
@@ -107,7 +110,43 @@ export function createEpochStream<B>(plan: EpochPlan<B>): ReadableStream<B> {
   );
 }
 
-type Outcome<B> = { ok: true; value: B | typeof SKIPPED } | { ok: false; error: unknown };
+/**
+ * A position being fetched: the request the plan gets (one object with its
+ * methods, as this runs for every batch), and its outcome once it has one.
+ */
+class Pending<B> implements EpochFetch<B> {
+  /** Since when it runs (the stats' getItem time). */
+  started = performance.now();
+  /** Whether it settled with a batch (or SKIPPED), else with an error. */
+  ok = false;
+  /** The batch, SKIPPED, or the error. */
+  outcome: unknown;
+  #arrive: (pending: Pending<B>) => void;
+
+  constructor(
+    readonly index: number,
+    readonly position: number,
+    readonly fetcher: number | undefined,
+    arrive: (pending: Pending<B>) => void,
+  ) {
+    this.#arrive = arrive;
+  }
+
+  begun(): void {
+    this.started = performance.now();
+  }
+
+  resolve(value: B | typeof SKIPPED): void {
+    this.ok = true;
+    this.outcome = value;
+    this.#arrive(this);
+  }
+
+  reject(error: unknown): void {
+    this.outcome = error;
+    this.#arrive(this);
+  }
+}
 
 class EpochSource<B> implements UnderlyingDefaultSource<B> {
   #plan: EpochPlan<B>;
@@ -145,6 +184,8 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   #queueSum = 0;
   #startedAt = performance.now();
   #settled = Promise.withResolvers<void>();
+  /** Positions that settled since their microtask was queued, in order. */
+  #arrived: Pending<B>[] = [];
 
   constructor(plan: EpochPlan<B>) {
     this.#plan = plan;
@@ -217,6 +258,24 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     this.#check();
   };
 
+  /**
+   * Takes a settled position: handled in a microtask, as a promise's
+   * outcome would be, not inside the fetcher's call that reported it.
+   */
+  #arrive = (pending: Pending<B>): void => {
+    if (this.#arrived.push(pending) === 1) queueMicrotask(this.#settleArrived);
+  };
+
+  /** Settles the positions that arrived, in order, with those arriving meanwhile. */
+  #settleArrived = (): void => {
+    const arrived = this.#arrived;
+    try {
+      for (let i = 0; i < arrived.length; i++) this.#settle(arrived[i]!);
+    } finally {
+      arrived.length = 0;
+    }
+  };
+
   /** Requests fetches while the bound allows. */
   #pump(): void {
     const order = this.#order;
@@ -231,31 +290,24 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
       if (ordered && this.#next - this.#nextToDeliver() >= AHEAD_OF_DELIVERY * workers) break;
       const position = this.#next++;
       this.#running.add(position);
-      let started = performance.now();
-      const settle = (outcome: Outcome<B>) => {
-        this.#plan.stats.getItemMs += performance.now() - started;
-        this.#settle(position, outcome);
-      };
-      const begun = () => started = performance.now();
       const fetcher = ordered ? position % workers : undefined;
-      this.#plan.fetch({ index: order.at(position), position, fetcher, begun }).then(
-        (value) => settle({ ok: true, value }),
-        (error) => settle({ ok: false, error }),
-      );
+      this.#plan.fetch(new Pending<B>(order.at(position), position, fetcher, this.#arrive));
     }
   }
 
-  #settle(position: number, outcome: Outcome<B>): void {
+  #settle(pending: Pending<B>): void {
+    this.#plan.stats.getItemMs += performance.now() - pending.started;
+    const { position, ok, outcome } = pending;
     this.#running.delete(position);
     if (!this.#stop) {
-      if (this.#plan.ordered) this.#settleOrdered(position, outcome);
+      if (this.#plan.ordered) this.#settleOrdered(position, ok, outcome);
       else if (!this.#failure) {
         // Unordered, the first failure ends the epoch: what arrives later is
         // dropped, what arrived earlier is still delivered.
-        if (outcome.ok && outcome.value === SKIPPED) this.#skipUnordered(position);
-        else if (outcome.ok) this.#waiting.set(position, outcome.value);
+        if (ok && outcome === SKIPPED) this.#skipUnordered(position);
+        else if (ok) this.#waiting.set(position, outcome as B);
         else {
-          this.#failure = { position, error: outcome.error };
+          this.#failure = { position, error: outcome };
           this.#plan.withdraw(-1);
         }
       }
@@ -270,13 +322,14 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
     this.#plan.progress.skipped.push(position);
   }
 
-  #settleOrdered(position: number, outcome: Outcome<B>): void {
+  /** Ordered: `outcome` is the batch (or SKIPPED) when `ok`, else the error. */
+  #settleOrdered(position: number, ok: boolean, outcome: unknown): void {
     if (position >= (this.#failure?.position ?? Infinity)) return;
-    if (outcome.ok) {
-      this.#waiting.set(position, outcome.value);
+    if (ok) {
+      this.#waiting.set(position, outcome as B | typeof SKIPPED);
       return;
     }
-    this.#failure = { position, error: outcome.error };
+    this.#failure = { position, error: outcome };
     for (const later of this.#waiting.keys()) {
       if (later > position) this.#waiting.delete(later);
     }

@@ -54,6 +54,12 @@ export const SKIPPED: unique symbol = Symbol("skipped");
  */
 export type JobInfo = (id: number, index: number, attempt: number) => BatchFacts;
 
+/** Where a request's outcome goes: a promise's resolvers, or an epoch's position. */
+export interface Settle<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
 /** A request's attempts so far, and where its outcome goes: what its retries share. */
 class BatchRun<B> {
   /** The attempts made. */
@@ -71,8 +77,7 @@ class BatchRun<B> {
     readonly signal: AbortSignal | undefined,
     /** Whether a failure may be skipped (`fetchOrSkip`). */
     readonly skippable: boolean,
-    readonly resolve: (batch: B | typeof SKIPPED) => void,
-    readonly reject: (error: unknown) => void,
+    readonly outcome: Settle<B | typeof SKIPPED>,
   ) {}
 }
 
@@ -193,7 +198,7 @@ export class BatchPolicy<B> {
   #outcomes: Outcomes<B> = {
     succeeded: (run, batch) => {
       try {
-        run.resolve(checkBatch(batch));
+        run.outcome.resolve(checkBatch(batch));
       } catch (error) {
         this.#fail(run, error);
       }
@@ -212,29 +217,21 @@ export class BatchPolicy<B> {
    * many attempts failed), or with `signal`'s reason once it aborts.
    */
   fetch(request: BatchRequest, info: JobInfo, signal?: AbortSignal): Promise<B> {
-    // Not skippable: it never gives SKIPPED.
-    return this.#start(request, info, signal, false) as Promise<B>;
+    const resolvers = Promise.withResolvers<B | typeof SKIPPED>();
+    this.#attempt(new BatchRun<B>(request, info, signal, false, resolvers));
+    return resolvers.promise as Promise<B>; // not skippable: SKIPPED never comes
   }
 
   /**
-   * {@linkcode BatchPolicy.prototype.fetch}, but a batch that still fails
-   * is {@linkcode SKIPPED} with `onError: "skip"`, while the budget lasts:
-   * the one past it fails with a `BatchError` that says so. A batch that
-   * was withdrawn, or that the fetcher refused, is never skipped.
+   * {@linkcode BatchPolicy.prototype.fetch} for an epoch, which `request`
+   * tells the outcome (no promise: this runs for every batch); a batch
+   * that still fails is {@linkcode SKIPPED} with `onError: "skip"`, while
+   * the budget lasts: the one past it fails with a `BatchError` that says
+   * so. A batch that was withdrawn, or that the fetcher refused, is never
+   * skipped.
    */
-  fetchOrSkip(request: BatchRequest, info: JobInfo): Promise<B | typeof SKIPPED> {
-    return this.#start(request, info, undefined, true);
-  }
-
-  #start(
-    request: BatchRequest,
-    info: JobInfo,
-    signal: AbortSignal | undefined,
-    skippable: boolean,
-  ): Promise<B | typeof SKIPPED> {
-    const { promise, resolve, reject } = Promise.withResolvers<B | typeof SKIPPED>();
-    this.#attempt(new BatchRun<B>(request, info, signal, skippable, resolve, reject));
-    return promise;
+  fetchOrSkip(request: BatchRequest & Settle<B | typeof SKIPPED>, info: JobInfo): void {
+    this.#attempt(new BatchRun<B>(request, info, undefined, true, request));
   }
 
   /** Hands the next attempt of `run` to the fetcher. */
@@ -272,7 +269,7 @@ export class BatchPolicy<B> {
    */
   #fail(run: BatchRun<B>, error: unknown): void {
     const { signal, request } = run;
-    if (signal?.aborted && error === signal.reason) return run.reject(error);
+    if (signal?.aborted && error === signal.reason) return run.outcome.reject(error);
     const failure = this.#batchError(
       request.index,
       lostAgain(error, run.lost, request.index),
@@ -281,11 +278,11 @@ export class BatchPolicy<B> {
     const { onError, maxSkipped, onSkip } = this.#options;
     const skippable = run.skippable && onError === "skip" &&
       request.position <= this.#withdrawnAfter && !this.#fetcher.refusing;
-    if (!skippable) return run.reject(failure);
+    if (!skippable) return run.outcome.reject(failure);
     const budget = maxSkipped?.() ?? 0;
-    if (this.#skipped >= budget) return run.reject(overBudget(failure, budget));
+    if (this.#skipped >= budget) return run.outcome.reject(overBudget(failure, budget));
     onSkip?.(request, failure, ++this.#skipped);
-    run.resolve(SKIPPED);
+    run.outcome.resolve(SKIPPED);
   }
 
   /** Tries `run` again after `delay` ms, unless withdrawn or aborted first (then it fails). */
