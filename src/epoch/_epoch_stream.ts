@@ -359,7 +359,8 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   /** {@linkcode EpochProgress.taken}, with `queued` batches still unread. */
   #taken(queued: number): number {
     if (!this.#plan.ordered) return this.#delivered - queued;
-    this.#unread.splice(0, this.#unread.length - queued);
+    // Mostly one taken since the last pull: shifted, with no array made for it.
+    while (this.#unread.length > queued) this.#unread.shift();
     return this.#unread[0] ?? this.#nextToDeliver();
   }
 

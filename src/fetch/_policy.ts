@@ -405,10 +405,14 @@ function checkBatch<B>(batch: B): B {
   }
   // A main-thread batch is the object itself: a detached array would read
   // as empty (a worker's batch is checked as it is sent).
-  if (someBuffer(batch, (buffer) => buffer.detached)) {
+  if (someBuffer(batch, isDetached)) {
     throw new TypeError(
       "Expected getItem to return a batch of live arrays, but it holds a detached ArrayBuffer: an array from info.allocate belongs to the batch it was returned in, and release() detaches it, so do not keep one in the dataset's fields; a transferred array cannot be returned either",
     );
   }
   return batch;
+}
+
+function isDetached(buffer: ArrayBuffer): boolean {
+  return buffer.detached;
 }

@@ -34,6 +34,8 @@ export class Recycler implements WorkerBuffers {
   #returns = new Map<number, ArrayBuffer[]>();
   /** By worker id: the byte sizes its last batch allocated, which its next one likely asks for. */
   #wanted = new Map<number, number[]>();
+  /** Buffers released by the current `release` call. */
+  #released = 0;
 
   constructor(batches: number) {
     this.#batches = batches;
@@ -101,19 +103,22 @@ export class Recycler implements WorkerBuffers {
    * Returns how many buffers were released: one per `allocate` call.
    */
   release(batch: unknown): number {
-    let released = 0;
-    someBuffer(batch, (buffer) => {
-      const origin = this.#made.get(buffer);
-      if (origin === undefined) return false;
-      this.#made.delete(buffer);
-      if (buffer.detached) return false;
-      const moved = buffer.transfer();
-      released++;
-      this.#pool(moved, origin);
-      return false;
-    });
-    return released;
+    this.#released = 0;
+    someBuffer(batch, this.#releaseBuffer);
+    return this.#released;
   }
+
+  /** `release` for one buffer of the batch (made once: it runs for every batch). */
+  #releaseBuffer = (buffer: ArrayBuffer): boolean => {
+    const origin = this.#made.get(buffer);
+    if (origin === undefined) return false;
+    this.#made.delete(buffer);
+    if (buffer.detached) return false;
+    const moved = buffer.transfer();
+    this.#released++;
+    this.#pool(moved, origin);
+    return false;
+  };
 
   /** Keeps `buffer` where `origin` will take it, letting the oldest go to stay within budget. */
   #pool(buffer: ArrayBuffer, origin: Origin): void {

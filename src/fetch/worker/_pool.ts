@@ -418,7 +418,10 @@ export class WorkerPool implements Fetcher<unknown> {
     worker.addEventListener("messageerror", () => {
       const error = new TypeError("The batch could not be deserialized on the main thread");
       // The worker sent a batch: it goes on with the jobs sent ahead.
-      this.#finish(slot, slot.job?.id ?? -1, true, (job) => job.reject(error));
+      const job = this.#answered(slot, slot.job?.id ?? -1, true);
+      if (!job) return;
+      job.reject(error);
+      this.#dispatch();
     });
     this.#slots[id] = slot;
     return slot;
@@ -437,20 +440,23 @@ export class WorkerPool implements Fetcher<unknown> {
       case "fatal":
         this.#failLoad(slot, deserializeError(message.error));
         break;
-      case "batch":
-        this.#finish(slot, message.id, true, (job) => {
-          const { allocated, allocations, recycled } = message;
-          this.#options.buffers.made(slot.id, allocated, { allocations, recycled }, job.tally);
-          job.resolve(message.batch);
-        });
+      case "batch": {
+        // No closure or copy for what runs with every batch: the answer is settled here.
+        const job = this.#answered(slot, message.id, true);
+        if (!job) break;
+        this.#options.buffers.made(slot.id, message.allocated, message, job.tally);
+        job.resolve(message.batch);
+        this.#dispatch();
         break;
-      case "error":
-        this.#finish(slot, message.id, false, (job) => {
-          const { allocations, recycled } = message;
-          this.#options.buffers.made(slot.id, [], { allocations, recycled }, job.tally);
-          job.reject(deserializeError(message.error));
-        });
+      }
+      case "error": {
+        const job = this.#answered(slot, message.id, false);
+        if (!job) break;
+        this.#options.buffers.made(slot.id, [], message, job.tally);
+        job.reject(deserializeError(message.error));
+        this.#dispatch();
         break;
+      }
       case "exit":
       case "fault":
         this.#lost(slot, deserializeError(message.error));
@@ -641,11 +647,13 @@ export class WorkerPool implements Fetcher<unknown> {
   /**
    * Worker `slot` answered job `id`: after a batch it has gone on with the
    * job sent ahead (its time counts from now); after a failure it dropped
-   * that job, which is queued again, behind the retry `settle` may queue.
+   * that job, which is queued again, behind the retry the caller's settling
+   * may queue. Returns the job answered, for the caller to settle and then
+   * dispatch; undefined for a late answer.
    */
-  #finish(slot: Slot, id: number, succeeded: boolean, settle: (job: Job) => void): void {
+  #answered(slot: Slot, id: number, succeeded: boolean): Job | undefined {
     const job = slot.job;
-    if (!job || job.id !== id) return; // a late answer to a job already given up
+    if (!job || job.id !== id) return undefined; // a late answer to a job already given up
     if (job.cell >= 0) {
       answeredJob(slot.claims, job.cell);
       slot.held.delete(job.cell);
@@ -658,8 +666,7 @@ export class WorkerPool implements Fetcher<unknown> {
     } else {
       this.#requeue(this.#empty(slot).ahead);
     }
-    settle(job);
-    this.#dispatch();
+    return job;
   }
 
   /**
