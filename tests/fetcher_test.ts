@@ -564,3 +564,24 @@ Deno.test("BatchPolicy counts a fetcher's running time before and after its wait
   assert.ok(failed.error instanceof BatchError);
   assert.equal((failed.error.cause as DOMException).name, "TimeoutError");
 });
+
+Deno.test("BatchPolicy fails a batch whose fetcher throws instead of rejecting, once, naming it", async () => {
+  let calls = 0;
+  const throwing: Fetcher<Int32Array> = {
+    ...waitingFetcher(0, 0, 0),
+    fetch() {
+      calls++;
+      throw new RangeError("the fetcher broke");
+    },
+  };
+  const policy = new BatchPolicy(throwing, { ...POLICY, retries: 1, retryDelay: 0 });
+  const request = { index: 7, position: 7, fetcher: 0, begun: () => {} };
+  // A rejection, not a throw out of fetch(): an epoch would otherwise wait for the batch forever.
+  const failed = await within(outcome(policy.fetch(request, info))) as { error: unknown };
+  assert.ok(failed.error instanceof BatchError);
+  assert.match(
+    failed.error.message,
+    /^Cannot get batch 7 of FetcherProbe \(2 attempts failed\): the fetcher broke$/,
+  );
+  assert.equal(calls, 2, "retried once, as retries: 1 says");
+});

@@ -3,7 +3,7 @@
 // The stream knows nothing about workers: it asks `fetch` for the batch at
 // position i, naming the fetcher (position i mod workers, so that each
 // fetcher's sequence of batches is reproducible) or, unordered, any free
-// one, and gets a promise. The fetchers run one batch each at a time and
+// one, and is told its outcome. The fetchers run one batch each at a time and
 // queue the rest. The stream keeps at most `maxQueueSize + workers` batches
 // fetched or requested ahead of the reader (ordered, and at most
 // AHEAD_OF_DELIVERY per fetcher past the next one to deliver), delivers
@@ -56,7 +56,7 @@ export interface EpochPlan<B> {
   fetch(request: EpochFetch<B>): void;
   /**
    * Drops the fetches of positions after `after` (all with -1) that have not
-   * started: their promises reject. Called when they can no longer be
+   * started: they are told they failed. Called when they can no longer be
    * delivered (a cancel, an abort, a failure), so no `getItem` starts for
    * them.
    */
@@ -269,11 +269,17 @@ class EpochSource<B> implements UnderlyingDefaultSource<B> {
   /** Settles the positions that arrived, in order, with those arriving meanwhile. */
   #settleArrived = (): void => {
     const arrived = this.#arrived;
-    try {
-      for (let i = 0; i < arrived.length; i++) this.#settle(arrived[i]!);
-    } finally {
-      arrived.length = 0;
+    // Each settles, whatever one of them throws: the first throw is raised after.
+    let failure: { error: unknown } | undefined;
+    for (let i = 0; i < arrived.length; i++) {
+      try {
+        this.#settle(arrived[i]!);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
+    arrived.length = 0;
+    if (failure) throw failure.error;
   };
 
   /** Requests fetches while the bound allows. */

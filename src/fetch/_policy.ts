@@ -50,7 +50,8 @@ export const SKIPPED: unique symbol = Symbol("skipped");
 
 /**
  * What `getItem` gets as `info` when fetcher `id` runs attempt `attempt`
- * of batch `index` (but `allocate`, which the fetcher adds).
+ * of batch `index` (but `allocate`, which the fetcher adds): frozen, its
+ * `attempt` the one given.
  */
 export type JobInfo = (id: number, index: number, attempt: number) => BatchFacts;
 
@@ -238,7 +239,13 @@ export class BatchPolicy<B> {
   #attempt(run: BatchRun<B>): void {
     if (run.made > 0) this.#options.onRetry?.();
     const { tally = { allocations: 0, recycled: 0 }, timeout } = this.#options;
-    this.#fetcher.fetch(new Attempt(run, this.#outcomes, tally, timeout));
+    const attempt = new Attempt(run, this.#outcomes, tally, timeout);
+    try {
+      this.#fetcher.fetch(attempt);
+    } catch (error) {
+      // A fetcher that throws instead of rejecting: the batch still settles, once.
+      attempt.reject(error);
+    }
   }
 
   /**
@@ -279,9 +286,14 @@ export class BatchPolicy<B> {
     const skippable = run.skippable && onError === "skip" &&
       request.position <= this.#withdrawnAfter && !this.#fetcher.refusing;
     if (!skippable) return run.outcome.reject(failure);
-    const budget = maxSkipped?.() ?? 0;
-    if (this.#skipped >= budget) return run.outcome.reject(overBudget(failure, budget));
-    onSkip?.(request, failure, ++this.#skipped);
+    // The epoch's own callbacks, here inside a fetcher's call: one that throws fails the batch.
+    try {
+      const budget = maxSkipped?.() ?? 0;
+      if (this.#skipped >= budget) return run.outcome.reject(overBudget(failure, budget));
+      onSkip?.(request, failure, ++this.#skipped);
+    } catch (error) {
+      return run.outcome.reject(error);
+    }
     run.outcome.resolve(SKIPPED);
   }
 
@@ -413,6 +425,7 @@ function checkBatch<B>(batch: B): B {
   return batch;
 }
 
+/** Whether `buffer` was detached (transferred, or released). */
 function isDetached(buffer: ArrayBuffer): boolean {
   return buffer.detached;
 }
