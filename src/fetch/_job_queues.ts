@@ -36,6 +36,11 @@ export class JobQueues<J extends FetchJob> {
     return this.#own[id]!.shift();
   }
 
+  /** How many jobs wait that must run on fetcher `id`. */
+  ownCount(id: number): number {
+    return this.#own[id]!.length;
+  }
+
   /** Whether a job waits that fetcher `id` could run. */
   waitsFor(id: number): boolean {
     return this.#own[id]!.length > 0 || this.#shared.length > 0;
