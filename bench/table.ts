@@ -488,13 +488,10 @@ function overheadRows(consume: boolean, seconds: number[], torch: TorchResult): 
 }
 
 /**
- * The CPU time per batch of the recycled bare runs, by thread: on a
+ * The row of where each batch's CPU time goes, all threads, pydataset
+ * (`ours`) against a hand-written loop (`hand`), `batches` a run: on a
  * 2-core machine every thread's time is taken from the same two cores, so
  * the total bounds the rate.
- */
-/**
- * The row of where each batch's CPU time goes, all threads, pydataset
- * (`ours`) against a hand-written loop (`hand`), `batches` a run.
  */
 function cpuRow(
   benchmark: string,
