@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { BatchError } from "../mod.ts";
 import { collect, delay, MODES, within } from "./_helpers.ts";
 import { Numbers } from "./fixtures/numbers.ts";
-import { Seeded } from "./fixtures/seeded.ts";
+import { Seeded, type SeededBatch } from "./fixtures/seeded.ts";
 import { Startup } from "./fixtures/startup.ts";
 
 for (const mode of MODES) {
@@ -24,6 +24,25 @@ for (const mode of MODES) {
     }
     const other = await within(dataset.getBatch(0, { epoch: 4, seed: 9 }));
     assert.notEqual(other.seed, epoch.find((batch) => batch.id === other.id)!.seed);
+  });
+
+  Deno.test(`PyDataset.getBatch calls at once each get the info of their own epoch and seed (${mode.name})`, async () => {
+    await using dataset = new Seeded(6, mode.options);
+    const calls = [[1, 3, 9], [2, 4, 9], [3, 3, 5], [4, 4, 5]] as const;
+    const epochs = new Map<string, SeededBatch[]>();
+    for (const [, epoch, seed] of calls) {
+      epochs.set(`${epoch}/${seed}`, await within(collect(dataset.epoch({ epoch, seed }))));
+    }
+    // In worker mode the first call's epoch and seed reach the workers with
+    // the dataset's fields; the others' must come with their jobs.
+    const batches = await within(
+      Promise.all(calls.map(([index, epoch, seed]) => dataset.getBatch(index, { epoch, seed }))),
+    );
+    for (const [k, [index, epoch, seed]] of calls.entries()) {
+      const { draw: _, ...fetched } = batches[k]!;
+      const { draw: __, ...expected } = epochs.get(`${epoch}/${seed}`)![index]!;
+      assert.deepEqual(fetched, expected, `batch ${index} of epoch ${epoch}, seed ${seed}`);
+    }
   });
 
   Deno.test(`PyDataset.getBatch runs calls at once, at most workers at a time (${mode.name})`, async () => {

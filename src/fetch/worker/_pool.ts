@@ -35,6 +35,7 @@ import {
   answeredJob,
   cloneFailure,
   type GetJob,
+  jobFacts,
   newClaims,
   offerJob,
   readMessage,
@@ -647,7 +648,18 @@ export class WorkerPool implements Fetcher<unknown> {
       const buffers = this.#options.buffers.take(slot.id);
       transfer.push(...buffers);
       const { id, index, cell } = job;
-      message.push({ id, index, cell, info: job.info(slot.id), buffers });
+      const facts = job.info(slot.id);
+      const get: GetJob = {
+        id,
+        index,
+        cell,
+        batchSeed: facts.batchSeed,
+        attempt: facts.attempt,
+        buffers,
+      };
+      const info = jobFacts(facts, this.#infos[slot.id]);
+      if (info) get.info = info;
+      message.push(get);
     }
     slot.worker.postMessage({ type: "get", jobs: message } satisfies ToWorker, transfer);
   }

@@ -43,8 +43,17 @@ export interface GetJob {
    * retry). -1 for the first job sent to an idle worker: it starts at once.
    */
   cell: number;
-  /** What `getItem` gets as its `info` for this batch (the worker adds `allocate`). */
-  info: BatchFacts;
+  /** `info.batchSeed` of this batch. */
+  batchSeed: number;
+  /** `info.attempt` of this batch. */
+  attempt: number;
+  /**
+   * What `getItem` gets as its `info` (the worker adds `allocate`), sent
+   * only when its fetcher's part is not the worker's info from the
+   * epoch's state (see `jobFacts`): most jobs share it, and a job without
+   * it is a smaller message to clone on both sides.
+   */
+  info?: BatchFacts;
   /** Released buffers of this worker's earlier batches, transferred: `allocate` takes from them. */
   buffers: ArrayBuffer[];
 }
@@ -105,6 +114,20 @@ export function withdrawJob(claims: Int32Array, cell: number): boolean {
 /** The main thread's side: the job of `cell`, started, was answered: the cell is free again. */
 export function answeredJob(claims: Int32Array, cell: number): void {
   Atomics.store(claims, cell, FREE);
+}
+
+/**
+ * The `info` a `get` job carries: `facts`, unless its fetcher's part is
+ * `held`'s, the info the worker has from the epoch's state (then
+ * undefined). A single batch fetched with another epoch or seed carries
+ * its own.
+ */
+export function jobFacts(facts: BatchFacts, held: WorkerInfo | undefined): BatchFacts | undefined {
+  if (held === undefined) return facts;
+  for (const key in held) {
+    if (facts[key as keyof WorkerInfo] !== held[key as keyof WorkerInfo]) return facts;
+  }
+  return undefined;
 }
 
 /** Worker → main thread. */

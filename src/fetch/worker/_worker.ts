@@ -15,7 +15,7 @@ import { markWorkerContext } from "./_worker_context.ts";
 import { isDatasetClass, reviveDataset } from "./_revive.ts";
 import type { PyDataset } from "../../py_dataset.ts";
 import type { PyDatasetHooks } from "../../py_dataset_hooks.ts";
-import type { WorkerInfo } from "../../worker_info.ts";
+import type { BatchInfo, WorkerInfo } from "../../worker_info.ts";
 import { prepareTransfer, reachableBuffers } from "./_transfer.ts";
 
 interface WorkerScope {
@@ -177,8 +177,8 @@ class JobLine {
  * its own.
  */
 async function fetchBatch(
-  { dataset, stopped, started }: WorkerEpoch,
-  { id, index, info, buffers }: GetJob,
+  { dataset, info: epochInfo, stopped, started }: WorkerEpoch,
+  { id, index, batchSeed, attempt, info, buffers }: GetJob,
 ): Promise<boolean> {
   const allocator = new BatchAllocator(freeBuffers(buffers));
   const counts = (): AllocationTally => ({
@@ -190,10 +190,9 @@ async function fetchBatch(
     await started;
     // Being terminated: nobody waits for this batch any more.
     if (Atomics.load(stopped, 0) === 1) return false;
-    const batch = await dataset.getItem(
-      index,
-      Object.freeze({ ...info, allocate: allocator.allocate }),
-    );
+    // Without an info of its own, the job's is the epoch's (see jobFacts).
+    const batchInfo = { ...(info ?? epochInfo), batchSeed, attempt, allocate: allocator.allocate };
+    const batch = await dataset.getItem(index, Object.freeze(batchInfo satisfies BatchInfo));
     prepared = prepareTransfer(batch, reachableBuffers(dataset, buffersIn(batch)));
   } catch (error) {
     post({ type: "error", id, error: serializeError(error), ...counts() });
