@@ -230,6 +230,9 @@ export class WorkerPool implements Fetcher<unknown> {
     if (this.#closed) throw this.#closed;
     this.#epoch = epoch;
     this.#state = state;
+    // No job is in the pool while an epoch or a run of single batches
+    // begins, so none is sent between this and the state below: a job
+    // leaves out the info its worker holds from the state (see jobFacts).
     this.#infos = infos;
     this.#fatal = undefined;
     if (this.#options.permissions !== "inherit") {
