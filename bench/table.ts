@@ -900,7 +900,36 @@ async function memory(): Promise<void> {
 
 // ---------------------------------------------------------------------------
 
+/**
+ * The time of all CPUs so far, in /proc/stat's ticks: in all, and what the
+ * hypervisor of a virtual machine gave to other machines meanwhile
+ * ("steal"), which no figure here can correct for, as it takes from the
+ * configurations unevenly; undefined where /proc/stat is missing. Read
+ * with `cat`: Deno lets only --allow-all read /proc/stat.
+ */
+async function cpuTicks(): Promise<{ total: number; steal: number } | undefined> {
+  try {
+    const { stdout } = await new Deno.Command("cat", { args: ["/proc/stat"] }).output();
+    const line = new TextDecoder().decode(stdout).split("\n")[0]!;
+    // cpu user nice system idle iowait irq softirq steal
+    const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (ticks.length < 8 || ticks.some((tick) => !Number.isFinite(tick))) return undefined;
+    return { total: ticks.reduce((sum, tick) => sum + tick, 0), steal: ticks[7]! };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The share of CPU time stolen between `before` and now, as ", 12% of …" ("" if unknown). */
+async function stolenSince(before: { total: number; steal: number } | undefined): Promise<string> {
+  const now = await cpuTicks();
+  if (!before || !now || now.total === before.total) return "";
+  const share = (now.steal - before.steal) / (now.total - before.total);
+  return `, ${(share * 100).toFixed(0)}% of the CPU time stolen by the hypervisor`;
+}
+
 const started = performance.now();
+const startTicks = await cpuTicks();
 // `deno task bench overhead memory` runs only the benchmarks so named.
 const only = Deno.args.map((arg) => arg.toLowerCase());
 for (
@@ -917,8 +946,9 @@ for (
   if (only.length > 0 && !only.some((word) => name.toLowerCase().includes(word))) continue;
   log(`${name}…`);
   const start = performance.now();
+  const ticks = await cpuTicks();
   await benchmark();
-  log(`${name}: ${((performance.now() - start) / 1000).toFixed(0)} s`);
+  log(`${name}: ${((performance.now() - start) / 1000).toFixed(0)} s${await stolenSince(ticks)}`);
 }
 
 /** The CPU's name: /proc/cpuinfo is readable only with --allow-all, `cat` it. */
@@ -936,7 +966,7 @@ const gib = (Deno.systemMemoryInfo().total / 2 ** 30).toFixed(0);
 console.log(
   `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores (${cpu}), ${gib} GiB, ${Deno.build.os}; median of ${runs} runs; ${
     ((performance.now() - started) / 1000).toFixed(0)
-  } s in all\n`,
+  } s in all${await stolenSince(startTicks)}\n`,
 );
 console.log("| benchmark | pydataset | baseline | ratio | ideal |");
 console.log("| --- | --- | --- | --- | --- |");
