@@ -901,23 +901,30 @@ async function memory(): Promise<void> {
 // ---------------------------------------------------------------------------
 
 /**
+ * The text of /proc/`name`, "" where it cannot be read: through `cat`, as
+ * Deno lets only --allow-all read /proc.
+ */
+async function procFile(name: string): Promise<string> {
+  try {
+    const { stdout } = await new Deno.Command("cat", { args: [`/proc/${name}`] }).output();
+    return new TextDecoder().decode(stdout);
+  } catch {
+    return "";
+  }
+}
+
+/**
  * The time of all CPUs so far, in /proc/stat's ticks: in all, and what the
  * hypervisor of a virtual machine gave to other machines meanwhile
  * ("steal"), which no figure here can correct for, as it takes from the
- * configurations unevenly; undefined where /proc/stat is missing. Read
- * with `cat`: Deno lets only --allow-all read /proc/stat.
+ * configurations unevenly; undefined where /proc/stat is missing.
  */
 async function cpuTicks(): Promise<{ total: number; steal: number } | undefined> {
-  try {
-    const { stdout } = await new Deno.Command("cat", { args: ["/proc/stat"] }).output();
-    const line = new TextDecoder().decode(stdout).split("\n")[0]!;
-    // cpu user nice system idle iowait irq softirq steal
-    const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
-    if (ticks.length < 8 || ticks.some((tick) => !Number.isFinite(tick))) return undefined;
-    return { total: ticks.reduce((sum, tick) => sum + tick, 0), steal: ticks[7]! };
-  } catch {
-    return undefined;
-  }
+  const line = (await procFile("stat")).split("\n")[0]!;
+  // cpu user nice system idle iowait irq softirq steal
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (ticks.length < 8 || ticks.some((tick) => !Number.isFinite(tick))) return undefined;
+  return { total: ticks.reduce((sum, tick) => sum + tick, 0), steal: ticks[7]! };
 }
 
 /** The share of CPU time stolen between `before` and now, as ", 12% of …" ("" if unknown). */
@@ -951,14 +958,9 @@ for (
   log(`${name}: ${((performance.now() - start) / 1000).toFixed(0)} s${await stolenSince(ticks)}`);
 }
 
-/** The CPU's name: /proc/cpuinfo is readable only with --allow-all, `cat` it. */
+/** The CPU's name, from /proc/cpuinfo. */
 async function cpuName(): Promise<string> {
-  try {
-    const { stdout } = await new Deno.Command("cat", { args: ["/proc/cpuinfo"] }).output();
-    return /model name\s*:\s*(.*)/.exec(new TextDecoder().decode(stdout))?.[1] ?? "unknown CPU";
-  } catch {
-    return "unknown CPU";
-  }
+  return /model name\s*:\s*(.*)/.exec(await procFile("cpuinfo"))?.[1] ?? "unknown CPU";
 }
 
 const cpu = await cpuName();
