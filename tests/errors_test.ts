@@ -202,9 +202,11 @@ Deno.test("PyDataset.close does not wait for workers that are still loading", as
 });
 
 Deno.test("PyDataset reports a worker that dies between batches, and replaces it", async () => {
-  // The only worker dies outside getItem once batch 1 is made, on its next
-  // message: the request for batch 2, sent ahead of it. It may come before
-  // batch 1 was sent, or after (then batch 2 is the one being fetched).
+  // The only worker dies outside getItem once batch 1 is made, before it
+  // takes its next message (the jobs of batches 2 and 3, sent ahead). Its
+  // report of the death follows batch 1 on the same channel, so batch 2 is
+  // the one being fetched; a worker that posts batches only after a
+  // microtask dies before batch 1 is sent.
   await using dataset = new Faulty(4, { 1: "throwAfter" }, 1, { useMultiprocessing: true });
   const { printed: reports } = await capturingErrors(async () => {
     const first = await within(readUntilError(dataset.epoch()));

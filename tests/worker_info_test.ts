@@ -44,6 +44,25 @@ Deno.test("onWorkerStart runs once in each worker per epoch, before its first ba
   assert.equal(dataset.random, undefined, "it never runs on the main thread");
 });
 
+Deno.test("An async onWorkerStart ends before its worker's first batch, and its failure fails them", async () => {
+  await using dataset = new Seeded(6, { workers: 2, useMultiprocessing: true });
+  // The workers get their first jobs while it still waits.
+  dataset.startDelay = 30;
+  const batches = await read(dataset);
+  assert.equal(batches.length, 6);
+  assert.equal(Atomics.load(dataset.starts, 0), 2);
+  assert.equal(Atomics.load(dataset.starts, 1), 0, "no batch was fetched before it ended");
+  assert.ok(
+    batches.every((batch) => batch.draw >= 0),
+    "each batch drew from its worker's generator",
+  );
+  dataset.failStart = true;
+  const error = await within(collect(dataset.epoch())).catch((error) => error);
+  assert.ok(error instanceof BatchError, String(error));
+  assert.equal(error.index, 0);
+  assert.match(error.message, /onWorkerStart threw in worker 0: no start for worker 0/);
+});
+
 Deno.test("Workers' random draws repeat with the seed and differ between workers and epochs", async () => {
   const options = { workers: 2, useMultiprocessing: true };
   await using first = new Seeded(10, options);

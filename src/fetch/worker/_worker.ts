@@ -96,9 +96,7 @@ export function serve(exports: Record<string, unknown>, name: string, module: st
     if (message.type === "state") {
       const dataset = reviveDataset(constructor, message.settings, message.state);
       const { info, stopped, claims } = message;
-      const started = startWorker(dataset, info, stopped);
-      started.catch(() => {}); // reported with each batch
-      epoch = { dataset, info, stopped, claims, started };
+      epoch = { dataset, info, stopped, claims, start: startWorker(dataset, info, stopped) };
     } else if (epoch) {
       for (const job of message.jobs) line.add(epoch, job);
     }
@@ -115,23 +113,43 @@ interface WorkerEpoch {
   /** The claims on the jobs sent ahead (see `claimJob`). */
   claims: Int32Array;
   /** `onWorkerStart`, run once on this copy before its first batch. */
-  started: Promise<void>;
+  start: Start;
 }
 
-async function startWorker(
-  dataset: PyDataset,
-  info: WorkerInfo,
-  stopped: Int32Array,
-): Promise<void> {
+/**
+ * Where `onWorkerStart` is, read without awaiting, so that a batch whose
+ * getItem returns a value is made and posted in one go.
+ */
+interface Start {
+  state: "running" | "done" | "failed";
+  /** While `running`: settles once it no longer is; never rejects. */
+  settled?: Promise<void>;
+  /** Once `failed`: what fails every batch. */
+  error?: Error;
+}
+
+function startWorker(dataset: PyDataset, info: WorkerInfo, stopped: Int32Array): Start {
   const hook = (dataset as PyDatasetHooks).onWorkerStart;
-  if (typeof hook !== "function" || Atomics.load(stopped, 0) === 1) return;
-  try {
-    await hook.call(dataset, info);
-  } catch (error) {
-    throw new Error(`onWorkerStart threw in worker ${info.id}: ${describeError(error)}`, {
+  const start: Start = { state: "done" };
+  if (typeof hook !== "function" || Atomics.load(stopped, 0) === 1) return start;
+  const fail = (error: unknown) => {
+    start.state = "failed";
+    start.error = new Error(`onWorkerStart threw in worker ${info.id}: ${describeError(error)}`, {
       cause: error,
     });
+  };
+  try {
+    const result = hook.call(dataset, info);
+    if (isThenable(result)) {
+      start.state = "running";
+      start.settled = Promise.resolve(result).then(() => {
+        start.state = "done";
+      }, fail);
+    }
+  } catch (error) {
+    fail(error);
   }
+  return start;
 }
 
 /**
@@ -153,12 +171,24 @@ class JobLine {
     if (!this.#running) this.#run();
   }
 
-  async #run(): Promise<void> {
+  /**
+   * Runs the waiting jobs: in one go while their getItem calls return
+   * values (no promise, no microtask between a batch and the next: this
+   * runs for every batch), waiting where one returns a promise.
+   */
+  #run(): void {
     this.#running = true;
     for (let next = this.#waiting.shift(); next; next = this.#waiting.shift()) {
-      if (this.#mayStart(next.epoch, next.job)) {
-        this.#failed = !await fetchBatch(next.epoch, next.job);
+      if (!this.#mayStart(next.epoch, next.job)) continue;
+      const posted = fetchBatch(next.epoch, next.job);
+      if (typeof posted !== "boolean") {
+        void posted.then((posted) => {
+          this.#failed = !posted;
+          this.#run();
+        });
+        return;
       }
+      this.#failed = !posted;
     }
     this.#running = false;
   }
@@ -172,53 +202,83 @@ class JobLine {
 
 /**
  * Runs getItem for one job and posts its batch (or failure): whether it
- * posted a batch. `allocate` takes from the buffers the job brought; those
- * it does not use are let go after the call, so a worker holds no pool of
- * its own.
+ * posted a batch, or a promise of it where `onWorkerStart` still runs or
+ * getItem returned a promise. `allocate` takes from the buffers the job
+ * brought; those it does not use are let go after the call, so a worker
+ * holds no pool of its own.
  */
-async function fetchBatch(
-  { dataset, info: epochInfo, stopped, started }: WorkerEpoch,
-  { id, index, batchSeed, attempt, info, buffers }: GetJob,
-): Promise<boolean> {
+function fetchBatch(epoch: WorkerEpoch, job: GetJob): boolean | Promise<boolean> {
+  const { dataset, info: epochInfo, stopped, start } = epoch;
+  if (start.state === "running") return start.settled!.then(() => fetchBatch(epoch, job));
+  const { id, index, batchSeed, attempt, info, buffers } = job;
   const allocator = new BatchAllocator(freeBuffers(buffers));
-  const counts = (): AllocationTally => ({
-    allocations: allocator.allocations,
-    recycled: allocator.recycled,
-  });
-  let prepared;
+  let batch;
   try {
-    await started;
+    if (start.state === "failed") throw start.error;
     // Being terminated: nobody waits for this batch any more.
     if (Atomics.load(stopped, 0) === 1) return false;
     // Without an info of its own, the job's is the epoch's (see jobFacts).
     const batchInfo = { ...(info ?? epochInfo), batchSeed, attempt, allocate: allocator.allocate };
-    const batch = await dataset.getItem(index, Object.freeze(batchInfo satisfies BatchInfo));
+    batch = dataset.getItem(index, Object.freeze(batchInfo satisfies BatchInfo));
+  } catch (error) {
+    return postError(id, allocator, error);
+  }
+  if (!isThenable(batch)) return postBatch(dataset, id, allocator, batch);
+  return Promise.resolve(batch).then(
+    (batch) => postBatch(dataset, id, allocator, batch),
+    (error) => postError(id, allocator, error),
+  );
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === "object" || typeof value === "function") && value !== null &&
+    typeof (value as PromiseLike<unknown>).then === "function";
+}
+
+/** The allocations of one getItem call, as the main thread counts them. */
+function counts(allocator: BatchAllocator): AllocationTally {
+  return { allocations: allocator.allocations, recycled: allocator.recycled };
+}
+
+/** Posts the failure of job `id`: false, as no batch was posted. */
+function postError(id: number, allocator: BatchAllocator, error: unknown): false {
+  post({ type: "error", id, error: serializeError(error), ...counts(allocator) });
+  return false;
+}
+
+/** Posts `batch`, job `id`'s, transferring what the dataset does not hold: whether it could. */
+function postBatch(
+  dataset: PyDataset,
+  id: number,
+  allocator: BatchAllocator,
+  batch: unknown,
+): boolean {
+  let prepared;
+  try {
     prepared = prepareTransfer(batch, reachableBuffers(dataset, buffersIn(batch)));
   } catch (error) {
-    post({ type: "error", id, error: serializeError(error), ...counts() });
-    return false;
+    return postError(id, allocator, error);
   }
   // Only what is transferred whole arrives as the same buffer.
   const sent = new Set(prepared.transfer);
   const allocated = allocator.made.filter((buffer) => sent.has(buffer));
   try {
-    post({ type: "batch", id, batch: prepared.value, allocated, ...counts() }, prepared.transfer);
+    post(
+      { type: "batch", id, batch: prepared.value, allocated, ...counts(allocator) },
+      prepared.transfer,
+    );
     return true;
   } catch (error) {
-    post({
-      type: "error",
+    return postError(
       id,
-      ...counts(),
-      error: serializeError(
-        new TypeError(
-          `The batch cannot be sent from the worker: ${
-            describeError(error)
-          } (a batch may hold typed arrays, arrays, plain objects, numbers and strings, not functions or class instances with private state)`,
-          { cause: error },
-        ),
+      allocator,
+      new TypeError(
+        `The batch cannot be sent from the worker: ${
+          describeError(error)
+        } (a batch may hold typed arrays, arrays, plain objects, numbers and strings, not functions or class instances with private state)`,
+        { cause: error },
       ),
-    });
-    return false;
+    );
   }
 }
 
