@@ -97,6 +97,20 @@ Deno.test("PyDataset worker errors carry the worker's message, class and stack",
   assert.match(cause.stack ?? "", /faulty\.ts/);
 });
 
+Deno.test("PyDataset fails only the batch whose then throws when read, and follows a promise as await does", async () => {
+  await using dataset = new Faulty(4, { 1: "ownThen", 2: "thenThrows" }, Infinity, {
+    useMultiprocessing: true,
+  });
+  const { result: { read, error }, printed } = await capturingErrors(() =>
+    within(readUntilError(dataset.epoch()))
+  );
+  assert.deepEqual(read.map((batch) => batch[0]), [0, 1], "a promise's own then is not called");
+  assert.ok(error instanceof BatchError, String(error));
+  assert.equal(error.index, 2);
+  assert.match(error.message, /Cannot get batch 2 of Faulty: the then of batch 2 broke/);
+  assert.deepEqual(printed, [], "no worker died");
+});
+
 for (const fault of ["close", "exit", "throwOutside", "rejectOutside"] as const) {
   Deno.test(`PyDataset replaces a worker that dies (${fault}) and retries its batch once`, async () => {
     await using dataset = new Faulty(6, { 3: fault }, 1, { workers: 2, useMultiprocessing: true });

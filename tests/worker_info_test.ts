@@ -56,6 +56,10 @@ Deno.test("An async onWorkerStart ends before its worker's first batch, and its 
     batches.every((batch) => batch.draw >= 0),
     "each batch drew from its worker's generator",
   );
+  // A promise is followed as `await` follows it: a `then` of its own is not called.
+  dataset.startOwnThen = true;
+  assert.equal((await read(dataset)).length, 6);
+  assert.equal(Atomics.load(dataset.starts, 0), 4);
   dataset.failStart = true;
   const error = await within(collect(dataset.epoch())).catch((error) => error);
   assert.ok(error instanceof BatchError, String(error));

@@ -142,7 +142,7 @@ function startWorker(dataset: PyDataset, info: WorkerInfo, stopped: Int32Array):
     const result = hook.call(dataset, info);
     if (isThenable(result)) {
       start.state = "running";
-      start.settled = Promise.resolve(result).then(() => {
+      start.settled = awaited(result).then(() => {
         start.state = "done";
       }, fail);
     }
@@ -220,11 +220,12 @@ function fetchBatch(epoch: WorkerEpoch, job: GetJob): boolean | Promise<boolean>
     // Without an info of its own, the job's is the epoch's (see jobFacts).
     const batchInfo = { ...(info ?? epochInfo), batchSeed, attempt, allocate: allocator.allocate };
     batch = dataset.getItem(index, Object.freeze(batchInfo satisfies BatchInfo));
+    // In the try: a batch's `then` may be a getter that throws, or a revoked Proxy's.
+    if (!isThenable(batch)) return postBatch(dataset, id, allocator, batch);
   } catch (error) {
     return postError(id, allocator, error);
   }
-  if (!isThenable(batch)) return postBatch(dataset, id, allocator, batch);
-  return Promise.resolve(batch).then(
+  return awaited(batch).then(
     (batch) => postBatch(dataset, id, allocator, batch),
     (error) => postError(id, allocator, error),
   );
@@ -233,6 +234,15 @@ function fetchBatch(epoch: WorkerEpoch, job: GetJob): boolean | Promise<boolean>
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === "object" || typeof value === "function") && value !== null &&
     typeof (value as PromiseLike<unknown>).then === "function";
+}
+
+/**
+ * What `await` makes of `value`, as a promise of our own: a native promise
+ * is followed without calling a `then` property of its own, and a
+ * thenable's `then` that throws rejects instead of throwing.
+ */
+async function awaited(value: PromiseLike<unknown>): Promise<unknown> {
+  return await value;
 }
 
 /** The allocations of one getItem call, as the main thread counts them. */
