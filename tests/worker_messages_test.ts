@@ -12,7 +12,11 @@ Deno.test("readMessage refuses what a worker sends that is not one of the pool's
     ["a number", 3],
     ["no type", {}],
     ["an unknown type", { type: "hello" }],
-    ["a batch without an id", { type: "batch", batch: 1 }],
+    ["a batch without an id", [undefined, new Float32Array(4), [], 0, 0]],
+    ["a batch as an object", { type: "batch", id: 1, batch: 1, allocated: [], ...counts(0, 0) }],
+    ["a batch answer too short", [1, new Float32Array(4), []]],
+    ["a batch answer too long", [1, new Float32Array(4), [], 0, 0, 0]],
+    ["jobs sent back", [1, 0, -1, 7, 0, undefined, 0]],
     ["an error without one", { type: "error", id: 1, error: null }],
     ["an error with a bad name", { type: "fault", error: { name: 1, message: "" } }],
     ["an error with a bad cause", { type: "exit", error: { name: "E", message: "", cause: 2 } }],
@@ -27,7 +31,7 @@ Deno.test("readMessage refuses what a worker sends that is not one of the pool's
   };
   assert.equal(readMessage(good), good);
   const batch = new Float32Array(4);
-  const honest = { type: "batch", id: 1, batch, allocated: [batch.buffer], ...counts(1, 1) };
+  const honest = [1, batch, [batch.buffer], 1, 1];
   assert.equal(readMessage(honest), honest);
 });
 
@@ -43,16 +47,22 @@ function counts(allocations: number, recycled: number) {
 function forgedAllocations(): [string, unknown][] {
   const batch = new Float32Array(4);
   const other = new ArrayBuffer(1 << 20);
-  const ok = { type: "batch", id: 1, batch, allocated: [batch.buffer], ...counts(1, 1) };
+  const answer = (allocated: unknown, allocations = 1, recycled = 1) => [
+    1,
+    batch,
+    allocated,
+    allocations,
+    recycled,
+  ];
   return [
-    ["a batch without counts", { type: "batch", id: 1, batch, allocated: [] }],
-    ["negative counts", { ...ok, ...counts(-7, -1) }],
-    ["more recycled than allocated", { ...ok, ...counts(1, 1e15) }],
-    ["fractional counts", { ...ok, ...counts(1.5, 0) }],
+    ["a batch without counts", [1, batch, []]],
+    ["negative counts", answer([batch.buffer], -7, -1)],
+    ["more recycled than allocated", answer([batch.buffer], 1, 1e15)],
+    ["fractional counts", answer([batch.buffer], 1.5, 0)],
     ["an error with bad counts", { type: "error", id: 1, error: { name: "E", message: "" } }],
-    ["allocated that is not a list", { ...ok, allocated: batch.buffer }],
-    ["allocated holding a view", { ...ok, allocated: [batch] }],
-    ["allocated holding a buffer not in the batch", { ...ok, allocated: [other] }],
-    ["allocated listing a buffer twice", { ...ok, allocated: [batch.buffer, batch.buffer] }],
+    ["allocated that is not a list", answer(batch.buffer)],
+    ["allocated holding a view", answer([batch])],
+    ["allocated holding a buffer not in the batch", answer([other])],
+    ["allocated listing a buffer twice", answer([batch.buffer, batch.buffer])],
   ];
 }

@@ -33,9 +33,10 @@ import { checkWorkerOptions, workerOptionsError } from "./_worker_options.ts";
 import type { WorkerPermissions } from "../../options.ts";
 import {
   answeredJob,
+  appendJob,
   cloneFailure,
-  type GetJob,
   jobFacts,
+  type JobsMessage,
   newClaims,
   offerJob,
   readMessage,
@@ -436,6 +437,16 @@ export class WorkerPool implements Fetcher<unknown> {
   #receive(slot: Slot, data: unknown, loaded: () => void): void {
     const message = readMessage(data);
     if (!message) return this.#refuse(slot, data);
+    if (Array.isArray(message)) {
+      // No closure or copy for what runs with every batch: the answer is settled here.
+      const [id, batch, allocated, allocations, recycled] = message;
+      const job = this.#answered(slot, id, true);
+      if (!job) return;
+      this.#options.buffers.made(slot.id, allocated, { allocations, recycled }, job.tally);
+      job.resolve(batch);
+      this.#dispatch();
+      return;
+    }
     switch (message.type) {
       case "ready":
         slot.loaded = true;
@@ -445,15 +456,6 @@ export class WorkerPool implements Fetcher<unknown> {
       case "fatal":
         this.#failLoad(slot, deserializeError(message.error));
         break;
-      case "batch": {
-        // No closure or copy for what runs with every batch: the answer is settled here.
-        const job = this.#answered(slot, message.id, true);
-        if (!job) break;
-        this.#options.buffers.made(slot.id, message.allocated, message, job.tally);
-        job.resolve(message.batch);
-        this.#dispatch();
-        break;
-      }
       case "error": {
         const job = this.#answered(slot, message.id, false);
         if (!job) break;
@@ -643,7 +645,7 @@ export class WorkerPool implements Fetcher<unknown> {
   /** Posts `jobs` to `slot`'s worker: the first runs now when it has none, the rest go ahead. */
   #send(slot: Slot, jobs: Job[]): void {
     const transfer: ArrayBuffer[] = [];
-    const message: GetJob[] = [];
+    const message: JobsMessage = [];
     for (const job of jobs) {
       job.id = this.#nextId++;
       if (slot.job) slot.ahead.push(job);
@@ -652,19 +654,11 @@ export class WorkerPool implements Fetcher<unknown> {
       transfer.push(...buffers);
       const { id, index, cell } = job;
       const facts = job.info(slot.id);
-      const get: GetJob = {
-        id,
-        index,
-        cell,
-        batchSeed: facts.batchSeed,
-        attempt: facts.attempt,
-        buffers,
-      };
       const info = jobFacts(facts, this.#infos[slot.id]);
-      if (info) get.info = info;
-      message.push(get);
+      const { batchSeed, attempt } = facts;
+      appendJob(message, { id, index, cell, batchSeed, attempt, info, buffers });
     }
-    slot.worker.postMessage({ type: "get", jobs: message } satisfies ToWorker, transfer);
+    slot.worker.postMessage(message satisfies ToWorker, transfer);
   }
 
   /**

@@ -6,7 +6,7 @@ import { CAUSE_DEPTH, type SerializedError } from "./_serialize_error.ts";
 import type { WorkerInfo } from "../../worker_info.ts";
 import type { AllocationTally, BatchFacts } from "../_fetcher.ts";
 
-/** Main thread → worker. */
+/** Main thread → worker: the epoch's state, or jobs to run (see {@linkcode JobsMessage}). */
 export type ToWorker =
   | {
     type: "state";
@@ -26,13 +26,20 @@ export type ToWorker =
     /** The claims on the jobs it is sent ahead (see `offerJob`). */
     claims: Int32Array;
   }
-  | {
-    type: "get";
-    /** Run in order, each after the one before. */
-    jobs: GetJob[];
-  };
+  | JobsMessage;
 
-/** One job of a `get` message. */
+/**
+ * Jobs to run in order, each after the one before: the message sent for
+ * every batch, so a flat array, which costs both threads less to clone
+ * than nested objects (a hand-written Worker loop sending these fields as
+ * objects spent 3–5 µs more of each thread's time on a recycled 4 MiB
+ * batch, and made 10–23% fewer batches a second). Each job is its fields
+ * in {@linkcode GetJob}'s order (`info` undefined when the epoch's holds),
+ * then how many buffers it brings, then those.
+ */
+export type JobsMessage = (number | BatchFacts | ArrayBuffer | undefined)[];
+
+/** One job of a {@linkcode JobsMessage}. */
 export interface GetJob {
   id: number;
   index: number;
@@ -56,6 +63,34 @@ export interface GetJob {
   info?: BatchFacts;
   /** Released buffers of this worker's earlier batches, transferred: `allocate` takes from them. */
   buffers: ArrayBuffer[];
+}
+
+/** Adds `job` to `message` (see {@linkcode JobsMessage}). */
+export function appendJob(message: JobsMessage, job: GetJob): void {
+  const { id, index, cell, batchSeed, attempt, info, buffers } = job;
+  message.push(id, index, cell, batchSeed, attempt, info, buffers.length);
+  for (const buffer of buffers) message.push(buffer);
+}
+
+/** The jobs of `message`, in order (see {@linkcode JobsMessage}). */
+export function readJobs(message: JobsMessage): GetJob[] {
+  const jobs: GetJob[] = [];
+  for (let at = 0; at < message.length;) {
+    const count = message[at + 6] as number;
+    const info = message[at + 5] as BatchFacts | undefined;
+    const job: GetJob = {
+      id: message[at] as number,
+      index: message[at + 1] as number,
+      cell: message[at + 2] as number,
+      batchSeed: message[at + 3] as number,
+      attempt: message[at + 4] as number,
+      buffers: message.slice(at + 7, at + 7 + count) as ArrayBuffer[],
+    };
+    if (info !== undefined) job.info = info;
+    jobs.push(job);
+    at += 7 + count;
+  }
+  return jobs;
 }
 
 // `claims`: one cell per job a worker holds sent ahead, so that exactly
@@ -117,7 +152,7 @@ export function answeredJob(claims: Int32Array, cell: number): void {
 }
 
 /**
- * The `info` a `get` job carries: `facts`, unless its fetcher's part is
+ * The `info` a job carries: `facts`, unless its fetcher's part is
  * `held`'s, the info the worker has from the epoch's state (then
  * undefined). A single batch fetched with another epoch or seed carries
  * its own.
@@ -130,17 +165,24 @@ export function jobFacts(facts: BatchFacts, held: WorkerInfo | undefined): Batch
   return undefined;
 }
 
+/**
+ * Job `id`'s batch, with the buffers in it (the same objects) that
+ * `allocate` made and the job's allocation counts: sent for every batch,
+ * so a flat array (see {@linkcode JobsMessage}).
+ */
+export type BatchAnswer = [
+  id: number,
+  batch: unknown,
+  allocated: ArrayBuffer[],
+  allocations: number,
+  recycled: number,
+];
+
 /** Worker → main thread. */
 export type FromWorker =
   | { type: "ready" }
   | { type: "fatal"; error: SerializedError }
-  | {
-    type: "batch";
-    id: number;
-    batch: unknown;
-    /** The buffers in `batch` (the same objects) that `allocate` made. */
-    allocated: ArrayBuffer[];
-  } & AllocationTally
+  | BatchAnswer
   | { type: "error"; id: number; error: SerializedError } & AllocationTally
   | { type: "exit"; error: SerializedError }
   | { type: "fault"; error: SerializedError };
@@ -159,7 +201,7 @@ export function cloneFailure(
   return undefined;
 }
 
-const MESSAGE_TYPES = new Set(["ready", "fatal", "batch", "error", "exit", "fault"]);
+const MESSAGE_TYPES = new Set(["ready", "fatal", "error", "exit", "fault"]);
 
 /**
  * `data` as a message of the protocol, or undefined when it is not one: a
@@ -167,21 +209,25 @@ const MESSAGE_TYPES = new Set(["ready", "fatal", "batch", "error", "exit", "faul
  * crash the main thread.
  */
 export function readMessage(data: unknown): FromWorker | undefined {
+  if (Array.isArray(data)) return isBatchAnswer(data) ? data : undefined;
   if (typeof data !== "object" || data === null) return undefined;
   const message = data as Record<string, unknown>;
   if (typeof message.type !== "string" || !MESSAGE_TYPES.has(message.type)) return undefined;
-  if (message.type === "batch" || message.type === "error") {
-    if (typeof message.id !== "number" || !isAllocations(message)) return undefined;
+  if (message.type === "error") {
+    const { id, allocations, recycled } = message;
+    if (typeof id !== "number" || !isAllocations(allocations, recycled)) return undefined;
   }
-  if (message.type === "batch" && !isAllocatedIn(message.allocated, message.batch)) {
-    return undefined;
-  }
-  const carriesError = message.type !== "ready" && message.type !== "batch";
+  const carriesError = message.type !== "ready";
   if (carriesError && !isSerializedError(message.error, 0)) return undefined;
   return message as FromWorker;
 }
 
-function isAllocations({ allocations, recycled }: Record<string, unknown>): boolean {
+function isBatchAnswer(data: unknown[]): data is BatchAnswer {
+  return data.length === 5 && typeof data[0] === "number" && isAllocations(data[3], data[4]) &&
+    isAllocatedIn(data[2], data[1]);
+}
+
+function isAllocations(allocations: unknown, recycled: unknown): boolean {
   return Number.isSafeInteger(allocations) && Number.isSafeInteger(recycled) &&
     (recycled as number) >= 0 && (recycled as number) <= (allocations as number);
 }

@@ -9,8 +9,7 @@ import { BatchAllocator, type FreeBuffers } from "../../_allocator.ts";
 import { buffersIn } from "../../_buffers_in.ts";
 import { describeError } from "../../_describe.ts";
 import { serializeError } from "./_serialize_error.ts";
-import { claimJob, type FromWorker, type GetJob, type ToWorker } from "./_protocol.ts";
-import type { AllocationTally } from "../_fetcher.ts";
+import { claimJob, type FromWorker, type GetJob, readJobs, type ToWorker } from "./_protocol.ts";
 import { markWorkerContext } from "./_worker_context.ts";
 import { isDatasetClass, reviveDataset } from "./_revive.ts";
 import type { PyDataset } from "../../py_dataset.ts";
@@ -93,12 +92,12 @@ export function serve(exports: Record<string, unknown>, name: string, module: st
   const line = new JobLine();
   scope.onmessage = (event) => {
     const message = event.data;
-    if (message.type === "state") {
+    if (!Array.isArray(message)) {
       const dataset = reviveDataset(constructor, message.settings, message.state);
       const { info, stopped, claims } = message;
       epoch = { dataset, info, stopped, claims, start: startWorker(dataset, info, stopped) };
     } else if (epoch) {
-      for (const job of message.jobs) line.add(epoch, job);
+      for (const job of readJobs(message)) line.add(epoch, job);
     }
   };
   post({ type: "ready" });
@@ -153,7 +152,7 @@ function startWorker(dataset: PyDataset, info: WorkerInfo, stopped: Int32Array):
 }
 
 /**
- * Runs the jobs of the `get` messages one at a time, in order: the main
+ * Runs the jobs it is sent one at a time, in order: the main
  * thread sends a worker its next jobs ahead, while the last one runs, so
  * that no round trip separates them. A job sent ahead starts only if this
  * worker wins its claim (the main thread may have withdrawn it meanwhile),
@@ -245,14 +244,10 @@ async function awaited(value: PromiseLike<unknown>): Promise<unknown> {
   return await value;
 }
 
-/** The allocations of one getItem call, as the main thread counts them. */
-function counts(allocator: BatchAllocator): AllocationTally {
-  return { allocations: allocator.allocations, recycled: allocator.recycled };
-}
-
 /** Posts the failure of job `id`: false, as no batch was posted. */
 function postError(id: number, allocator: BatchAllocator, error: unknown): false {
-  post({ type: "error", id, error: serializeError(error), ...counts(allocator) });
+  const { allocations, recycled } = allocator;
+  post({ type: "error", id, error: serializeError(error), allocations, recycled });
   return false;
 }
 
@@ -273,10 +268,8 @@ function postBatch(
   const sent = new Set(prepared.transfer);
   const allocated = allocator.made.filter((buffer) => sent.has(buffer));
   try {
-    post(
-      { type: "batch", id, batch: prepared.value, allocated, ...counts(allocator) },
-      prepared.transfer,
-    );
+    const { allocations, recycled } = allocator;
+    post([id, prepared.value, allocated, allocations, recycled], prepared.transfer);
     return true;
   } catch (error) {
     return postError(
