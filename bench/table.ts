@@ -12,7 +12,9 @@
  *    last float of batch i set to i, nothing else written) and a reader
  *    that does nothing with them but check those two floats, the loader's
  *    own cost; then with filled batches (every float i) and a reader that
- *    sums every float, a consumer that reads every byte.
+ *    sums every float, a consumer that reads every byte. The recycled runs,
+ *    which leave little garbage, are taken in turns with no collection
+ *    forced before each (see `inTurnsUncollected`).
  * 2. CPU-bound scaling: decoding and resizing PNG batches in 2 workers,
  *    against the main thread and against a hand-written pair of Workers
  *    sent the files once, in turns. The files are packed into one
@@ -106,6 +108,41 @@ async function inTurns(measures: (() => Promise<number>)[]): Promise<number[]> {
     for (const [j, measure] of measures.entries()) {
       values[j]!.push(await measured(measure));
     }
+  }
+  return values.map(middle);
+}
+
+/** Untimed rounds of {@linkcode inTurnsUncollected} before its timed ones. */
+const settlingRounds = 6;
+
+/**
+ * The medians of `runs` measurements of each of `measures` in turns, as
+ * {@linkcode inTurns}, but with no forced collection before each: for
+ * configurations whose runs leave little garbage (recycled batches), after
+ * one collection before them all and `settlingRounds` untimed rounds (then
+ * `settled` is called). A collection forced between runs, while no epoch
+ * runs, frees the hidden classes of every object that lives only while one
+ * does (pydataset's positions and attempts, Deno's stream and event
+ * objects), and V8 then deoptimizes the code compiled against them: about 86
+ * deoptimizations ("embedded weak objects cleared") a collection, after
+ * which pydataset's epochs of recycled batches took 10 to 16 epochs to come
+ * back to speed (probes). A program that does not call `gc()` sees few of
+ * them: V8's own full collections are rare for recycled batches alone (1
+ * to 3 in 35,000, two probes) and come mid-epoch, when the heap fills and
+ * those objects live (0 and 23 deoptimizations).
+ */
+async function inTurnsUncollected(
+  measures: (() => Promise<number>)[],
+  settled: () => void,
+): Promise<number[]> {
+  gc();
+  for (let i = 0; i < settlingRounds; i++) {
+    for (const measure of measures) await measure();
+  }
+  settled();
+  const values: number[][] = measures.map(() => []);
+  for (let i = 0; i < runs; i++) {
+    for (const [j, measure] of measures.entries()) values[j]!.push(await measure());
   }
   return values.map(middle);
 }
@@ -417,17 +454,35 @@ async function loaderOverhead(): Promise<void> {
         ours: { times: new Map(), runs: 0 },
         hand: { times: new Map(), runs: 0 },
       };
-      const measures = [
+      // Recycled bare epochs are short (about 30 ms): a run reads several, to be timed over ~100 ms.
+      const epochs = consume ? 1 : 4;
+      const repeated = (epoch: () => Promise<void>) => () =>
+        time(async () => {
+          for (let i = 0; i < epochs; i++) await epoch();
+        });
+      const freshMeasures = [
         () => time(() => readEpoch(fresh, reader, false)),
-        () => time(() => readEpoch(recycled, reader, true)),
         () => time(handFloats(workers, reader, fill, false)),
-        () => time(handFloats(workers, reader, fill, true)),
       ];
-      for (const measure of measures) await measure(); // start the workers, warm up
-      // The recycled runs' CPU time, counted from here on: where each batch's time goes.
-      measures[1] = countingCpu(measures[1]!, threads, cpu.ours);
-      measures[3] = countingCpu(measures[3]!, threads, cpu.hand);
-      const [ours, ourRecycled, hand, handRecycled] = await inTurns(measures);
+      const recycledMeasures = [
+        repeated(() => readEpoch(recycled, reader, true)),
+        repeated(handFloats(workers, reader, fill, true)),
+      ];
+      // Start the workers, warm up.
+      for (const measure of [...freshMeasures, ...recycledMeasures]) await measure();
+      // The recycled runs' CPU time (their timed runs'): where each batch's time goes.
+      recycledMeasures[0] = countingCpu(recycledMeasures[0]!, threads, cpu.ours);
+      recycledMeasures[1] = countingCpu(recycledMeasures[1]!, threads, cpu.hand);
+      // Fresh runs leave 2 GiB of buffers to collect each: a collection before each run.
+      const [ours, hand] = await inTurns(freshMeasures);
+      // Their CPU time is counted from the timed runs on.
+      const settled = () => {
+        for (const counted of [cpu.ours, cpu.hand]) {
+          Object.assign(counted, { times: new Map(), runs: 0 });
+        }
+      };
+      const [ourRecycled, handRecycled] = (await inTurnsUncollected(recycledMeasures, settled))
+        .map((seconds) => seconds / epochs);
       const { allocations, recycled: reused } = recycled.stats!;
       log(
         `${consume ? "summing" : "empty"} reader: ${reused} of ${allocations} allocations recycled`,
@@ -438,7 +493,7 @@ async function loaderOverhead(): Promise<void> {
         cpuRow(
           "1. Loader overhead, bare batches, recycled: CPU time per batch, all threads, pydataset vs the hand-written loop (where the time goes; the threads share 2 cores)",
           [cpu.ours, cpu.hand],
-          overheadBatches,
+          overheadBatches * epochs,
           ["hand-written loop, recycled", "≤ 1.25× (80%)"],
         );
       }
