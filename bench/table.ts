@@ -123,13 +123,14 @@ const settlingRounds = 6;
  * `settled` is called). A collection forced between runs, while no epoch
  * runs, frees the hidden classes of every object that lives only while one
  * does (pydataset's positions and attempts, Deno's stream and event
- * objects), and V8 then deoptimizes the code compiled against them: about 86
- * deoptimizations ("embedded weak objects cleared") a collection, after
- * which pydataset's epochs of recycled batches took 10 to 16 epochs to come
- * back to speed (probes). A program that does not call `gc()` sees few of
- * them: V8's own full collections are rare for recycled batches alone (1
- * to 3 in 35,000, two probes) and come mid-epoch, when the heap fills and
- * those objects live (0 and 23 deoptimizations).
+ * objects), and V8 then deoptimizes the code compiled against them
+ * ("embedded weak objects cleared": 172 over four forced collections in a
+ * probe), after which pydataset's epochs of recycled batches ran about a
+ * third slower for the next 16 epochs and more (probes). A program that
+ * does not call `gc()` sees few of them: V8's own full collections are
+ * rare for recycled batches alone (3 in 35,000 and 1 in 10,000, two
+ * probes) and come mid-epoch, when the heap fills and those objects live
+ * (0 and 23 deoptimizations).
  */
 async function inTurnsUncollected(
   measures: (() => Promise<number>)[],
