@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { readMessage } from "../src/fetch/worker/_protocol.ts";
+import {
+  appendJob,
+  type GetJob,
+  type JobsMessage,
+  readJobs,
+  readMessage,
+} from "../src/fetch/worker/_protocol.ts";
 
 // A worker's own code can reach the channel to the main thread (postMessage
 // is sealed in the worker, but that is one line of defence): whatever it
@@ -14,7 +20,6 @@ Deno.test("readMessage refuses what a worker sends that is not one of the pool's
     ["an unknown type", { type: "hello" }],
     ["a batch without an id", [undefined, new Float32Array(4), [], 0, 0]],
     ["a batch as an object", { type: "batch", id: 1, batch: 1, allocated: [], ...counts(0, 0) }],
-    ["a batch answer too short", [1, new Float32Array(4), []]],
     ["a batch answer too long", [1, new Float32Array(4), [], 0, 0, 0]],
     ["jobs sent back", [1, 0, -1, 7, 0, undefined, 0]],
     ["an error without one", { type: "error", id: 1, error: null }],
@@ -33,6 +38,50 @@ Deno.test("readMessage refuses what a worker sends that is not one of the pool's
   const batch = new Float32Array(4);
   const honest = [1, batch, [batch.buffer], 1, 1];
   assert.equal(readMessage(honest), honest);
+  const failed = { type: "error", id: 2, error: { name: "E", message: "m" }, ...counts(1, 0) };
+  assert.equal(readMessage(failed), failed);
+});
+
+Deno.test("jobs cross to a worker in one flat message, each with its own info and buffers", () => {
+  const info = { id: 0, count: 2, seed: 7, epoch: 3, epochSeed: 9, batchSeed: 11, attempt: 1 };
+  const jobs: GetJob[] = [
+    {
+      id: 4,
+      index: 40,
+      cell: 2,
+      batchSeed: 11,
+      attempt: 1,
+      info,
+      buffers: [new Uint8Array([1]).buffer, new Uint8Array([2, 2]).buffer],
+    },
+    { id: 5, index: 41, cell: -1, batchSeed: 12, attempt: 0, info: undefined, buffers: [] },
+    {
+      id: 6,
+      index: 42,
+      cell: 3,
+      batchSeed: 13,
+      attempt: 0,
+      info: undefined,
+      buffers: [new Uint8Array([3, 3, 3]).buffer],
+    },
+  ];
+  const message: JobsMessage = [];
+  for (const job of jobs) appendJob(message, job);
+  const transfer = jobs.flatMap((job) => job.buffers);
+  const received = readJobs(structuredClone(message, { transfer }));
+  // Transferred: the sender's buffers are detached, the worker's hold the bytes.
+  assert.ok(transfer.every((buffer) => buffer.detached));
+  assert.deepEqual(
+    received.map(({ buffers, ...job }) => ({
+      ...job,
+      bytes: buffers.map((b) => [...new Uint8Array(b)]),
+    })),
+    [
+      { id: 4, index: 40, cell: 2, batchSeed: 11, attempt: 1, info, bytes: [[1], [2, 2]] },
+      { id: 5, index: 41, cell: -1, batchSeed: 12, attempt: 0, info: undefined, bytes: [] },
+      { id: 6, index: 42, cell: 3, batchSeed: 13, attempt: 0, info: undefined, bytes: [[3, 3, 3]] },
+    ],
+  );
 });
 
 function counts(allocations: number, recycled: number) {

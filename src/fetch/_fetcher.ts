@@ -93,10 +93,17 @@ export interface WorkerBuffers {
   take(id: number): ArrayBuffer[];
   /**
    * Worker `id` answered: `allocated` are the buffers of its batch (none
-   * for a failure) that `info.allocate` made; `counts` (how many calls,
-   * how many the buffers its request brought served) go into `tally`.
+   * for a failure) that `info.allocate` made; `allocations` (how many
+   * calls) and `recycled` (how many the buffers its request brought
+   * served) go into `tally`.
    */
-  made(id: number, allocated: ArrayBuffer[], counts: AllocationTally, tally: AllocationTally): void;
+  made(
+    id: number,
+    allocated: ArrayBuffer[],
+    allocations: number,
+    recycled: number,
+    tally: AllocationTally,
+  ): void;
 }
 
 /** What fetchers need to begin an epoch. */

@@ -80,7 +80,8 @@ export class Recycler implements WorkerBuffers {
   made(
     id: number,
     allocated: ArrayBuffer[],
-    counts: AllocationTally,
+    allocations: number,
+    recycled: number,
     tally: AllocationTally,
   ): void {
     // The sizes its next batch likely asks for, in the list kept for it: this runs for every batch.
@@ -93,8 +94,8 @@ export class Recycler implements WorkerBuffers {
       bytes += buffer.byteLength;
     }
     this.#sized(bytes);
-    tally.allocations += counts.allocations;
-    tally.recycled += counts.recycled;
+    tally.allocations += allocations;
+    tally.recycled += recycled;
   }
 
   /**

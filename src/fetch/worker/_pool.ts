@@ -439,11 +439,10 @@ export class WorkerPool implements Fetcher<unknown> {
     if (!message) return this.#refuse(slot, data);
     if (Array.isArray(message)) {
       // No closure or copy for what runs with every batch: the answer is settled here.
-      const [id, batch, allocated, allocations, recycled] = message;
-      const job = this.#answered(slot, id, true);
+      const job = this.#answered(slot, message[0], true);
       if (!job) return;
-      this.#options.buffers.made(slot.id, allocated, { allocations, recycled }, job.tally);
-      job.resolve(batch);
+      this.#options.buffers.made(slot.id, message[2], message[3], message[4], job.tally);
+      job.resolve(message[1]);
       this.#dispatch();
       return;
     }
@@ -459,7 +458,7 @@ export class WorkerPool implements Fetcher<unknown> {
       case "error": {
         const job = this.#answered(slot, message.id, false);
         if (!job) break;
-        this.#options.buffers.made(slot.id, [], message, job.tally);
+        this.#options.buffers.made(slot.id, [], message.allocations, message.recycled, job.tally);
         job.reject(deserializeError(message.error));
         this.#dispatch();
         break;
@@ -658,7 +657,7 @@ export class WorkerPool implements Fetcher<unknown> {
       const { batchSeed, attempt } = facts;
       appendJob(message, { id, index, cell, batchSeed, attempt, info, buffers });
     }
-    slot.worker.postMessage(message satisfies ToWorker, transfer);
+    slot.worker.postMessage(message, transfer);
   }
 
   /**

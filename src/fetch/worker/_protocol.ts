@@ -31,11 +31,9 @@ export type ToWorker =
 /**
  * Jobs to run in order, each after the one before: the message sent for
  * every batch, so a flat array, which costs both threads less to clone
- * than nested objects (a hand-written Worker loop sending these fields as
- * objects spent 3–5 µs more of each thread's time on a recycled 4 MiB
- * batch, and made 10–23% fewer batches a second). Each job is its fields
- * in {@linkcode GetJob}'s order (`info` undefined when the epoch's holds),
- * then how many buffers it brings, then those.
+ * than nested objects (docs/benchmarks.md, "Jobs and answers as flat
+ * arrays"). Each job is its fields in {@linkcode GetJob}'s order, then how
+ * many buffers it brings, then those.
  */
 export type JobsMessage = (number | BatchFacts | ArrayBuffer | undefined)[];
 
@@ -55,12 +53,11 @@ export interface GetJob {
   /** `info.attempt` of this batch. */
   attempt: number;
   /**
-   * What `getItem` gets as its `info` (the worker adds `allocate`), sent
-   * only when its fetcher's part is not the worker's info from the
-   * epoch's state (see `jobFacts`): most jobs share it, and a job without
-   * it is a smaller message to clone on both sides.
+   * What `getItem` gets as its `info` (the worker adds `allocate`);
+   * undefined when its fetcher's part is the worker's info from the
+   * epoch's state (see `jobFacts`), as for most jobs.
    */
-  info?: BatchFacts;
+  info: BatchFacts | undefined;
   /** Released buffers of this worker's earlier batches, transferred: `allocate` takes from them. */
   buffers: ArrayBuffer[];
 }
@@ -77,17 +74,15 @@ export function readJobs(message: JobsMessage): GetJob[] {
   const jobs: GetJob[] = [];
   for (let at = 0; at < message.length;) {
     const count = message[at + 6] as number;
-    const info = message[at + 5] as BatchFacts | undefined;
-    const job: GetJob = {
+    jobs.push({
       id: message[at] as number,
       index: message[at + 1] as number,
       cell: message[at + 2] as number,
       batchSeed: message[at + 3] as number,
       attempt: message[at + 4] as number,
+      info: message[at + 5] as BatchFacts | undefined,
       buffers: message.slice(at + 7, at + 7 + count) as ArrayBuffer[],
-    };
-    if (info !== undefined) job.info = info;
-    jobs.push(job);
+    });
     at += 7 + count;
   }
   return jobs;
